@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import msgspec
 
 
-class Rounding(str, Enum):
+class Rounding(StrEnum):
     NEAREST = "nearest"
     DOWN = "down"  # toward -inf: a buy's limit price, any size
     UP = "up"  # toward +inf: a sell's limit price

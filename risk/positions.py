@@ -1,0 +1,102 @@
+"""Positions per account and market, from fills, corrected by the venue's truth.
+
+The venue is the truth for positions (DESIGN invariant 1): `reconcile` compares what fills told
+us with what the venue's `account` endpoint says and adopts the venue's numbers, returning the
+differences so that the caller logs every mismatch instead of silently ignoring it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+SIZE_EPS = 1e-9
+
+
+class PositionView(msgspec.Struct, kw_only=True):
+    account_index: int
+    market_id: int
+    size: float = 0.0  # signed: > 0 long
+    avg_entry: float = 0.0
+    realized_pnl: float = 0.0
+    fees: float = 0.0
+
+
+class Mismatch(msgspec.Struct, frozen=True, kw_only=True):
+    account_index: int
+    market_id: int
+    ours: float
+    venue: float
+
+
+class PositionBook:
+    def __init__(self) -> None:
+        self._positions: dict[tuple[int, int], PositionView] = {}
+        self._seen_trades: set[tuple[int, int]] = set()
+
+    def get(self, account_index: int, market_id: int) -> PositionView:
+        key = (account_index, market_id)
+        pos = self._positions.get(key)
+        if pos is None:
+            pos = self._positions[key] = PositionView(account_index=account_index, market_id=market_id)
+        return pos
+
+    def all(self) -> list[PositionView]:
+        return list(self._positions.values())
+
+    def on_fill(self, account_index: int, market_id: int, is_buy: bool, price: float, size: float,
+                fee: float = 0.0, trade_id: int | None = None) -> bool:
+        """Apply one fill; a trade id seen before is ignored (returns False)."""
+        if trade_id is not None:
+            key = (account_index, trade_id)
+            if key in self._seen_trades:
+                return False
+            self._seen_trades.add(key)
+        pos = self.get(account_index, market_id)
+        signed = size if is_buy else -size
+        pos.fees += fee
+        if pos.size == 0 or (pos.size > 0) == (signed > 0):
+            new_size = pos.size + signed
+            pos.avg_entry = (pos.avg_entry * abs(pos.size) + price * size) / abs(new_size)
+            pos.size = new_size
+            return True
+        closed = min(abs(signed), abs(pos.size))
+        direction = 1.0 if pos.size > 0 else -1.0
+        pos.realized_pnl += (price - pos.avg_entry) * closed * direction
+        pos.size += signed
+        if abs(pos.size) < SIZE_EPS:
+            pos.size = 0.0
+            pos.avg_entry = 0.0
+        elif (pos.size > 0) != (direction > 0):  # flipped: the rest opened at this price
+            pos.avg_entry = price
+        return True
+
+    def reconcile(self, account_index: int, venue_positions: dict[int, tuple[float, float]]) -> list[Mismatch]:
+        """Adopt the venue's {market_id: (signed size, avg entry)} for one account."""
+        mismatches = []
+        markets = set(venue_positions) | {m for (a, m) in self._positions if a == account_index}
+        for market_id in sorted(markets):
+            venue_size, venue_entry = venue_positions.get(market_id, (0.0, 0.0))
+            pos = self.get(account_index, market_id)
+            if abs(pos.size - venue_size) > SIZE_EPS:
+                mismatches.append(Mismatch(account_index=account_index, market_id=market_id,
+                                           ours=pos.size, venue=venue_size))
+            pos.size = venue_size
+            pos.avg_entry = venue_entry if venue_size else 0.0
+        return mismatches
+
+    def net_notional(self, marks: dict[int, float]) -> float:
+        """Signed exposure summed over every account, at the given mark prices."""
+        return sum(p.size * marks.get(p.market_id, p.avg_entry) for p in self._positions.values())
+
+    def to_state(self) -> dict[str, Any]:
+        return {"positions": [msgspec.to_builtins(p) for p in self._positions.values()]}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PositionBook:
+        book = cls()
+        for raw in state.get("positions", []):
+            pos = msgspec.convert(raw, PositionView)
+            book._positions[(pos.account_index, pos.market_id)] = pos
+        return book
