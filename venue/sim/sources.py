@@ -1,0 +1,61 @@
+"""Market sources of the venue simulator: pure generators of external market events.
+
+A source yields SourceBook (the full external book, top N levels a side) and SourceTrade events
+in nondecreasing event time (ts_ns), starting with a SourceBook. Sources know nothing of sockets,
+asyncio or the wall clock: pacing a replay by a speed factor is the server's job, so a replay at
+1000x makes the same events as at 1x.
+
+  synthetic      SyntheticSource: an infinite SOL-like market, deterministic per seed (default)
+  candles:PATH   CandleSource: 1-minute candles (gzip CSV) walked along an intra-minute path
+  binance:PATH   BinanceRecordingSource: a raw Binance futures websocket recording
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from venue.sim.binance_source import BinanceRecordingSource
+from venue.sim.candle_source import Candles, CandleSource, intraminute_path, read_candles
+from venue.sim.synthetic import SyntheticSource
+from venue.sim.types import SourceEvent
+
+__all__ = [
+    "BinanceRecordingSource",
+    "CandleSource",
+    "Candles",
+    "MarketSource",
+    "SyntheticSource",
+    "intraminute_path",
+    "make_source",
+    "read_candles",
+]
+
+SPEC_HELP = 'expected "synthetic", "candles:PATH" or "binance:PATH"'
+
+
+class MarketSource(Protocol):
+    def events(self) -> Iterator[SourceEvent]:
+        """Nondecreasing ts_ns; the first event is a SourceBook; synthetic is infinite, files end."""
+        ...
+
+
+def make_source(spec: str, *, seed: int = 1, tick: float = 0.001, lot: float = 0.001) -> MarketSource:
+    """The source a spec names; a bad spec or a missing file raises ValueError with one clear line."""
+    if not isinstance(spec, str):
+        raise ValueError(f"market source spec must be a string, got {spec!r}; {SPEC_HELP}")
+    kind, sep, rest = spec.strip().partition(":")
+    kind = kind.strip().lower()
+    if kind == "synthetic" and not sep:
+        return SyntheticSource(seed=seed, tick=tick, lot=lot)
+    if kind in ("candles", "binance") and sep:
+        path = Path(rest.strip()).expanduser()
+        if not rest.strip():
+            raise ValueError(f"market source {spec!r} has no file path; {SPEC_HELP}")
+        if not path.is_file():
+            raise ValueError(f"market source file not found: {path}")
+        if kind == "candles":
+            return CandleSource(path, tick=tick, lot=lot, seed=seed)
+        return BinanceRecordingSource(path)
+    raise ValueError(f"unknown market source {spec!r}; {SPEC_HELP}")
