@@ -1,0 +1,313 @@
+"""The configuration model: pydantic v2, frozen, unknown keys forbidden.
+
+`AppSettings` is the whole configuration; `config.loader.load_config` builds it from a YAML profile
+plus `LT_` environment overrides and attaches API keys from the environment or key files. Every
+model forbids unknown keys, so a typo is an error rather than a silently ignored setting.
+
+Cross-field rules (checked here, so a hand-built AppSettings obeys them too) raise ValueError
+whose message starts with the field's path relative to the model being checked
+("strategies[1].account_index: ..." at the top, "size_min: ..." inside a strategy); the loader
+turns them into one-line `ConfigError`s with the full path.
+
+Units: prices and notionals in quote (USDC), sizes in base units, fees as fractions of notional
+(0.0002 is 2 bps), `*_bps` in basis points, `*_pct` in percent, `*_s` / `*_ms` in seconds and
+milliseconds. Relative paths are relative to the working directory of the process.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+Mode = Literal["paper", "live"]
+StrategyKind = Literal["rsi_bb", "renko_ao", "breakout", "market_maker"]
+
+_NAME = r"^[a-z0-9][a-z0-9_\-]*$"  # usable inside a Ray actor name ("strategy:<name>")
+_CLASS_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def _check_class_path(value: str) -> str:
+    if not _CLASS_PATH.match(value):
+        raise ValueError(f"must look like 'package.module:ClassName', got {value!r}")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Venue
+# ---------------------------------------------------------------------------------------------
+
+
+class SimConfig(_Model):
+    """The local Lighter-compatible simulator (used in paper mode)."""
+
+    source: Literal["synthetic", "candles", "recording"] = "synthetic"
+    source_path: Path | None = None  # the candles CSV or the websocket recording to replay
+    speed: float = Field(default=1.0, gt=0)  # event time per wall time: 1000 replays a day in ~86 s
+    seed: int = 0
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=1, le=65535)
+    collateral: float = Field(default=1000.0, gt=0)  # starting USDC of every simulated account
+    maker_fee: float = Field(default=0.0, ge=0, lt=0.01)
+    taker_fee: float = Field(default=0.0, ge=0, lt=0.01)
+
+    @model_validator(mode="after")
+    def _source_needs_path(self) -> SimConfig:
+        if self.source != "synthetic" and self.source_path is None:
+            raise ValueError(f"source_path: required for the {self.source!r} source")
+        return self
+
+
+class VenueConfig(_Model):
+    url: str  # REST base URL
+    ws_url: str  # websocket URL (Lighter: .../stream)
+    sim: SimConfig = SimConfig()
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("ws", "wss") or not urlsplit(value).hostname:
+            raise ValueError("must be a ws:// or wss:// URL")
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategies
+# ---------------------------------------------------------------------------------------------
+
+
+class StrategyConfig(_Model):
+    """One strategy instance: one market on its own Lighter account.
+
+    The private key is never read from YAML: the loader sets `private_key` from the environment
+    variable `LT_API_KEY_<account_index>_<api_key_index>` or from `key_file` (mode 0600). It is a
+    SecretStr, excluded from dumps and reprs; use `private_key.get_secret_value()` only where the
+    key is handed to the signer.
+    """
+
+    name: str = Field(pattern=_NAME)
+    kind: StrategyKind
+    preset: str = "default"
+    enabled: bool = True
+    mode: Mode = "paper"
+    market_id: int = Field(ge=0)
+    account_index: int = Field(ge=0)
+    api_key_index: int = Field(default=0, ge=0, le=255)
+    size_min: float = Field(default=0.1, gt=0)
+    size_max: float = Field(default=0.1, gt=0)
+    params: dict[str, Any] = {}  # overrides of the preset's parameters (the strategy validates them)
+    key_file: Path | None = None
+    private_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
+
+    @field_validator("params")
+    @classmethod
+    def _scalar_params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name, item in value.items():
+            if not isinstance(item, (bool, int, float, str)):
+                raise ValueError(f"params.{name} must be a number, a string or a boolean")
+        return value
+
+    @model_validator(mode="after")
+    def _sizes(self) -> StrategyConfig:
+        if self.size_min > self.size_max:
+            raise ValueError(f"size_min: {self.size_min} is above size_max {self.size_max}")
+        return self
+
+    @property
+    def actor_name(self) -> str:
+        return f"strategy:{self.name}"
+
+    @property
+    def has_key(self) -> bool:
+        return self.private_key is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Risk, feed, storage, supervision
+# ---------------------------------------------------------------------------------------------
+
+
+class BreakerConfig(_Model):
+    daily_loss_pct: float = Field(default=2.0, gt=0, le=100)  # of the account's equity; resets 00:00 UTC
+    max_consecutive_losses: int = Field(default=5, ge=1)
+    max_drawdown_pct: float = Field(default=5.0, gt=0, le=100)  # from the equity peak
+
+
+class RiskConfig(_Model):
+    max_net_notional: float = Field(default=1000.0, gt=0)  # |net exposure| across all accounts, quote
+    price_band_bps: float = Field(default=50.0, gt=0)  # limit prices further than this from mid are refused
+    max_slippage_bps: float = Field(default=50.0, gt=0)  # market orders' worst price from mid
+    order_rate_per_min: int = Field(default=60, ge=1)  # per account (Lighter standard accounts: 60/min)
+    cancel_rate_per_min: int = Field(default=60, ge=1)
+    breakers: BreakerConfig = BreakerConfig()
+    reconcile_interval_s: float = Field(default=30.0, gt=0)
+
+
+class FeedConfig(_Model):
+    batch_interval_ms: float = Field(default=5.0, ge=0)  # 0 sends every event at once (no batching)
+    stale_after_s: float = Field(default=5.0, gt=0)  # a market silent this long is stale: no new entries
+    conflate_book_tops: bool = True
+
+
+class StorageConfig(_Model):
+    db_path: Path = Path("data/lighter_trader.db")
+    backup_dir: Path = Path("backups")
+    backup_interval_s: float = Field(default=3600.0, gt=0)
+    keep_backups: int = Field(default=10, ge=1)
+    flush_interval_ms: float = Field(default=50.0, gt=0)  # batched (non-durable) writes commit this often
+    flush_max_records: int = Field(default=500, ge=1)  # ... or as soon as this many are queued
+
+
+class SupervisorConfig(_Model):
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    heartbeat_timeout_s: float = Field(default=5.0, gt=0)
+    max_restarts: int = Field(default=5, ge=0)  # restart intensity: at most max_restarts ...
+    period_s: float = Field(default=60.0, gt=0)  # ... within period_s, else halt trading and alert
+    backoff_base_s: float = Field(default=0.5, gt=0)  # delay before restart n: min(base * 2**n, max)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SupervisorConfig:
+        if self.heartbeat_timeout_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                f"heartbeat_timeout_s: {self.heartbeat_timeout_s} must exceed "
+                f"heartbeat_interval_s {self.heartbeat_interval_s}"
+            )
+        if self.backoff_max_s < self.backoff_base_s:
+            raise ValueError(
+                f"backoff_max_s: {self.backoff_max_s} is below backoff_base_s {self.backoff_base_s}"
+            )
+        return self
+
+
+class ChildSpec(_Model):
+    """One supervised actor. actor is "module.path:ClassName" (imported by the supervisor only)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-:]*$")
+    actor: str
+    restart: Literal["permanent", "transient"] = "permanent"
+    num_cpus: float = Field(default=0.0, ge=0)  # I/O-bound actors take 0 so that they never wait for a CPU
+    modes: list[Mode] = ["paper", "live"]  # the modes in which the child runs
+
+    @field_validator("actor")
+    @classmethod
+    def _class_path(cls, value: str) -> str:
+        return _check_class_path(value)
+
+
+DEFAULT_CHILDREN: tuple[ChildSpec, ...] = (
+    ChildSpec(name="persistence", actor="actors.persistence:PersistenceActor"),
+    ChildSpec(name="venue-sim", actor="actors.venue_sim:VenueSimActor", modes=["paper"]),
+    ChildSpec(name="feed", actor="actors.feed:FeedActor"),
+    ChildSpec(name="risk", actor="actors.risk:RiskActor"),
+    ChildSpec(name="router", actor="actors.router:RouterActor"),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole configuration
+# ---------------------------------------------------------------------------------------------
+
+
+class AppSettings(_Model):
+    mode: Mode = "paper"
+    venue: VenueConfig
+    markets: list[int] = Field(min_length=1)
+    strategies: list[StrategyConfig] = []
+    allow_shared_accounts: bool = False  # Lighter nets positions per account: sharing one is unsafe
+    risk: RiskConfig = RiskConfig()
+    feed: FeedConfig = FeedConfig()
+    storage: StorageConfig = StorageConfig()
+    supervisor: SupervisorConfig = SupervisorConfig()
+    children: list[ChildSpec] = list(DEFAULT_CHILDREN)  # start order; strategies start after them
+    strategy_actor: str = "actors.strategy:StrategyActor"
+    cancel_on_exit: bool = True  # cancel every open order on shutdown
+    dashboard: bool = False  # the Ray dashboard (about 200 MiB more memory)
+    json_logs: bool = False
+    log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("strategy_actor")
+    @classmethod
+    def _strategy_class_path(cls, value: str) -> str:
+        return _check_class_path(value)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> AppSettings:
+        self._check_strategies()
+        self._check_children()
+        self._check_venue()
+        return self
+
+    def _check_strategies(self) -> None:
+        names: dict[str, int] = {}
+        accounts: dict[int, str] = {}
+        for i, strategy in enumerate(self.strategies):
+            if strategy.name in names:
+                raise ValueError(
+                    f"strategies[{i}].name: {strategy.name!r} is already used by "
+                    f"strategies[{names[strategy.name]}]"
+                )
+            names[strategy.name] = i
+            if strategy.market_id not in self.markets:
+                raise ValueError(
+                    f"strategies[{i}].market_id: market {strategy.market_id} is not in markets {self.markets}"
+                )
+            owner = accounts.get(strategy.account_index)
+            if owner is not None and not self.allow_shared_accounts:
+                raise ValueError(
+                    f"strategies[{i}].account_index: account {strategy.account_index} is already used by "
+                    f"strategy {owner!r} (one account per strategy; set allow_shared_accounts to override)"
+                )
+            accounts.setdefault(strategy.account_index, strategy.name)
+
+    def _check_children(self) -> None:
+        seen: set[str] = set()
+        for i, child in enumerate(self.children):
+            if child.name in seen:
+                raise ValueError(f"children[{i}].name: {child.name!r} appears twice")
+            if child.name.startswith("strategy:"):
+                raise ValueError(f"children[{i}].name: strategy actors come from `strategies`, not children")
+            seen.add(child.name)
+
+    def _check_venue(self) -> None:
+        if self.mode == "live":
+            if urlsplit(self.venue.url).scheme != "https" or urlsplit(self.venue.ws_url).scheme != "wss":
+                raise ValueError("venue.url: live mode needs https:// and wss:// URLs")
+            return
+        port = urlsplit(self.venue.url).port
+        if port != self.venue.sim.port:
+            raise ValueError(
+                f"venue.url: in paper mode it must point at the simulator's port {self.venue.sim.port}, "
+                f"got {self.venue.url}"
+            )
+
+    # --- helpers for the supervisor and actors -----------------------------------------------
+    def strategy(self, name: str) -> StrategyConfig:
+        for strategy in self.strategies:
+            if strategy.name == name:
+                return strategy
+        raise KeyError(f"no strategy named {name!r}")
+
+    @property
+    def enabled_strategies(self) -> list[StrategyConfig]:
+        return [strategy for strategy in self.strategies if strategy.enabled]
+
+    def child_specs(self) -> list[ChildSpec]:
+        """Every actor to start in this mode, in start order: children, then one per strategy."""
+        specs = [child for child in self.children if self.mode in child.modes]
+        specs += [ChildSpec(name=s.actor_name, actor=self.strategy_actor) for s in self.enabled_strategies]
+        return specs

@@ -1,0 +1,253 @@
+"""The single SQLite writer (used by the persistence actor): batched writes plus durable acknowledgements.
+
+    writer = StorageWriter("data/paper.db", flush_interval_ms=50, flush_max_records=500)
+    await writer.open()                       # creates/migrates the database, WAL mode
+    writer.submit(journal_record)             # queued; committed within flush_interval_ms
+    stored = await writer.write_durable(cmd)  # returns once the transaction holding it committed
+    await writer.close()                      # flushes what is queued, then closes
+
+`submit` maps the record to rows at once (a record storage does not keep raises TypeError in
+the caller) and queues it; a background task commits the queue in ONE transaction every
+`flush_interval_ms`, or as soon as `flush_max_records` are queued, or at once when a durable
+write is waiting. Records are committed in the order they were submitted, durable or not.
+
+`write_durable` is for what must be on disk before the next step: an OrderCommand before the
+router sends it, a fill before anyone acts on it. It returns True when the record was stored and
+False when it was a duplicate: a fill whose (account_index, trade_id) is already stored, an order
+whose (account_index, client_order_index) is (a retried send), a trade already recorded. Duplicates
+are ignored (never an error) and counted in `stats` ("duplicate_fill", "duplicate_order", ...).
+
+If a batch's transaction fails, it is rolled back and its records are retried one transaction
+each, so one bad record cannot take the others down; a record that still fails is counted in
+stats["failed"] and, if durable, its caller gets the exception. The writer never logs record
+contents.
+
+Durability: WAL with synchronous=FULL by default, so a commit survives a power cut, not only a
+crash of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import Literal
+
+import aiosqlite
+from loguru import logger
+
+from storage.schema import Row, migrate, rows_for
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+
+class _Pending:
+    __slots__ = ("rows", "future")
+
+    def __init__(self, rows: list[Row], future: asyncio.Future[bool] | None) -> None:
+        self.rows = rows
+        self.future = future
+
+
+def prepare_database(path: str | Path) -> list[int]:
+    """Create the file (and its directory) if needed, switch it to WAL and migrate it.
+
+    Returns the migration versions applied now. Synchronous: call it before opening readers, or
+    through `StorageWriter.open`, which runs it in a thread.
+    """
+    db_path = Path(path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=10.0)
+    try:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise RuntimeError(f"{db_path}: SQLite refused WAL mode (journal_mode is {mode})")
+        return migrate(conn)
+    finally:
+        conn.close()
+
+
+class StorageWriter:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        flush_interval_ms: float = 50.0,
+        flush_max_records: int = 500,
+        keep_snapshots: int = 100,
+        synchronous: Synchronous = "FULL",
+    ) -> None:
+        if flush_interval_ms <= 0 or flush_max_records < 1 or keep_snapshots < 1:
+            raise ValueError(
+                "flush_interval_ms > 0, flush_max_records >= 1 and keep_snapshots >= 1 are required"
+            )
+        self.path = Path(path)
+        self.flush_interval_s = flush_interval_ms / 1000.0
+        self.flush_max_records = flush_max_records
+        self.keep_snapshots = keep_snapshots
+        self.synchronous: Synchronous = synchronous
+        self.stats: Counter[str] = Counter()
+        self.last_error: str | None = None
+        self._conn: aiosqlite.Connection | None = None
+        self._queue: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._conn is not None:
+            raise RuntimeError("the writer is already open")
+        await asyncio.to_thread(prepare_database, self.path)
+        conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=10.0)
+        try:
+            await conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            await conn.execute("PRAGMA busy_timeout=10000")
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        self._closing = False
+        self._task = asyncio.create_task(self._run(), name=f"storage-writer:{self.path.name}")
+
+    async def close(self) -> None:
+        """Commit everything queued, then close. Safe to call twice."""
+        if self._conn is None:
+            return
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+        await self._conn.close()
+        self._conn = None
+
+    async def __aenter__(self) -> StorageWriter:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None and not self._closing
+
+    @property
+    def pending(self) -> int:
+        """Records queued and not yet committed (for back-pressure in the caller)."""
+        return len(self._queue)
+
+    # --- writing -------------------------------------------------------------------------------
+    def submit(self, record: object) -> None:
+        """Queue a record for the next batch; TypeError if storage does not keep this type."""
+        self._enqueue(record, None)
+
+    async def write_durable(self, record: object) -> bool:
+        """Commit the record now (with whatever else is queued); True if stored, False if a duplicate."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._enqueue(record, future)
+        return await future
+
+    async def flush(self) -> None:
+        """Commit everything queued so far."""
+        async with self._lock:
+            await self._flush_once()
+
+    def _enqueue(self, record: object, future: asyncio.Future[bool] | None) -> None:
+        if not self.is_open:
+            raise RuntimeError("the writer is not open")
+        rows = rows_for(record, keep_snapshots=self.keep_snapshots)
+        self._queue.append(_Pending(rows, future))
+        self.stats["submitted"] += 1
+        if future is not None or len(self._queue) >= self.flush_max_records:
+            self._wake.set()
+
+    # --- the flusher ---------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval_s)
+            self._wake.clear()
+            try:
+                async with self._lock:
+                    await self._flush_once()
+            except Exception as exc:  # keep flushing: the error is counted and reported in stats
+                self._note_error(exc)
+            if self._closing:
+                return
+
+    async def _flush_once(self) -> None:
+        if not self._queue or self._conn is None:
+            return
+        batch, self._queue = self._queue, []
+        try:
+            outcomes = await self._commit(batch)
+        except Exception as exc:
+            self.stats["batch_retries"] += 1
+            self._note_error(exc)
+            for item in batch:  # isolate the record that failed: one transaction each
+                try:
+                    outcome = (await self._commit([item]))[0]
+                except Exception as item_exc:
+                    self.stats["failed"] += 1
+                    self._note_error(item_exc)
+                    if item.future is not None and not item.future.done():
+                        item.future.set_exception(item_exc)
+                    continue
+                self._resolve(item, outcome)
+            return
+        for item, outcome in zip(batch, outcomes, strict=True):
+            self._resolve(item, outcome)
+
+    async def _commit(self, batch: list[_Pending]) -> list[bool]:
+        """Run the batch in one transaction; per record, True unless a dedupe insert was ignored."""
+        assert self._conn is not None
+        conn = self._conn
+        outcomes: list[bool] = []
+        duplicates: Counter[str] = Counter()  # counted once committed, not per attempt
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            run: list[Row] = []  # consecutive rows of one plain statement, sent as one executemany
+            for item in batch:
+                stored = True
+                for row in item.rows:
+                    if row.dedupe is None:
+                        if run and run[0].sql != row.sql:
+                            await conn.executemany(run[0].sql, [r.params for r in run])
+                            run = []
+                        run.append(row)
+                        continue
+                    if run:
+                        await conn.executemany(run[0].sql, [r.params for r in run])
+                        run = []
+                    cursor = await conn.execute(row.sql, row.params)
+                    if cursor.rowcount == 0:
+                        stored = False
+                        duplicates[f"duplicate_{row.dedupe}"] += 1
+                outcomes.append(stored)
+            if run:
+                await conn.executemany(run[0].sql, [r.params for r in run])
+            await conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                await conn.execute("ROLLBACK")
+            raise
+        self.stats.update(duplicates)
+        self.stats["transactions"] += 1
+        self.stats["written"] += len(batch)
+        return outcomes
+
+    def _resolve(self, item: _Pending, stored: bool) -> None:
+        if item.future is not None and not item.future.done():
+            item.future.set_result(stored)
+
+    def _note_error(self, exc: BaseException) -> None:
+        # the type and SQLite's message only: never the record, which may be large or sensitive
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        logger.bind(actor="persistence").error("storage write failed: {}", self.last_error)
