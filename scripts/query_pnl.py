@@ -1,0 +1,178 @@
+"""Operator PnL report over the closed round trips in the trades table (read-only).
+
+    python scripts/query_pnl.py --db data/paper.db
+    python scripts/query_pnl.py --db data/paper.db --strategy rsi_bb --since 24h --recent 10
+    python scripts/query_pnl.py --db data/paper.db --since 7d --export csv --output trades.csv
+
+Reports trades, wins, losses, win rate, PnL (quote, and the sum and mean of the per-trade %),
+average PnL, average win and loss, reward/risk (avg win / |avg loss|), fees, average hold, best
+and worst trade, and breakdowns by strategy and by exit reason, as aligned plain-text tables.
+
+--since N{s,m,h,d,w} keeps trades whose exit time is within that window before now; --now (an
+ISO-8601 time, naive = UTC, or ns since the epoch) sets "now" for a reproducible report, and then
+also excludes trades that exited after it. --recent N lists the last N trades, newest first.
+--export csv|json --output FILE writes every selected trade (not only the --recent ones).
+
+The database is opened through StorageReader (SQLite mode=ro): this script never writes to it.
+Exit status: 0 on success (an empty selection prints a "no trades" report), 2 on a usage error,
+a missing or unreadable database, or an export that cannot be written; the error is one line on
+stderr. Timestamps are ns since the epoch (messages/state.py); trades whose times are too small
+to be ns are counted in a warning on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python scripts/query_pnl.py`: make the repo importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from messages.state import TradeRecord  # noqa: E402
+from scripts.pnl_report import (  # noqa: E402
+    EXPORT_COLUMNS,
+    csv_cell,
+    export_row,
+    format_report,
+    implausible_timestamps,
+    iso_utc,
+    parse_duration,
+    parse_instant,
+)
+from storage.loaders import StorageReader  # noqa: E402
+
+PROG = "query_pnl"
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem the operator must fix; reported as one line on stderr with exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="PnL report over the closed trades in a lighter-trader database (read-only)."
+    )
+    parser.add_argument("--db", required=True, help="path to the SQLite database (e.g. data/paper.db)")
+    parser.add_argument("--strategy", help="only this strategy's trades")
+    parser.add_argument(
+        "--since", help="only trades that exited within this window before now: 24h, 7d, 30d..."
+    )
+    parser.add_argument(
+        "--now",
+        help="the report's 'now' (ISO-8601, naive = UTC, or ns since the epoch); trades exiting later "
+        "are excluded. Default: the current time, with no upper bound",
+    )
+    parser.add_argument("--recent", type=int, default=0, metavar="N", help="also list the last N trades")
+    parser.add_argument("--export", choices=("csv", "json"), help="write the selected trades to --output")
+    parser.add_argument("--output", help="the file --export writes (overwritten)")
+    return parser
+
+
+def _check_output(args: argparse.Namespace, db: Path) -> Path | None:
+    if args.export is None and args.output is None:
+        return None
+    if args.export is None or args.output is None:
+        raise UsageError("--export and --output go together (e.g. --export csv --output trades.csv)")
+    output = Path(args.output)
+    database_files = {
+        db.resolve(),
+        *(Path(f"{db.resolve()}{suffix}") for suffix in ("-wal", "-shm", "-journal")),
+    }
+    if output.resolve() in database_files:
+        raise UsageError(f"refusing to export over the database itself ({output})")
+    return output
+
+
+def load_trades(db: Path, *, strategy: str | None, since_ns: int, until_ns: int | None) -> list[TradeRecord]:
+    """The selected trades, oldest exit first, through a read-only StorageReader."""
+    if not db.is_file():
+        raise UsageError(f"no database at {db}")
+    try:
+        with StorageReader(db) as reader:
+            if reader.schema_version() == 0:
+                raise UsageError(f"{db} is not a lighter-trader database (no schema)")
+            trades = reader.trades_since(since_ns, strategy=strategy)
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot read {db}: {exc}") from None
+    if until_ns is not None:
+        trades = [t for t in trades if t.exit_ts <= until_ns]
+    return trades
+
+
+def write_export(trades: Sequence[TradeRecord], fmt: str, output: Path) -> None:
+    rows = [export_row(t) for t in trades]
+    try:
+        if fmt == "csv":
+            with output.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(EXPORT_COLUMNS)
+                for row in rows:
+                    writer.writerow([csv_cell(row[c]) for c in EXPORT_COLUMNS])
+        else:
+            with output.open("w", encoding="utf-8") as fh:
+                json.dump(rows, fh, indent=2)
+                fh.write("\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def run(args: argparse.Namespace, clock: Callable[[], int]) -> str:
+    """Everything but argument parsing and printing; returns the report text."""
+    db = Path(args.db)
+    if args.recent < 0:
+        raise UsageError(f"bad --recent {args.recent}: expected 0 or more")
+    try:
+        window_ns = parse_duration(args.since) if args.since is not None else None
+        until_ns = parse_instant(args.now) if args.now is not None else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    output = _check_output(args, db)
+    now_ns = until_ns if until_ns is not None else clock()
+    since_ns = max(0, now_ns - window_ns) if window_ns is not None else 0
+
+    trades = load_trades(db, strategy=args.strategy, since_ns=since_ns, until_ns=until_ns)
+
+    odd = implausible_timestamps(trades)
+    if odd:
+        print(
+            f"{PROG}: warning: {odd} trade(s) have entry/exit times too small to be ns since the epoch "
+            "(written in ms?); their times and hold durations are wrong",
+            file=sys.stderr,
+        )
+    if output is not None:
+        write_export(trades, args.export, output)
+
+    start = f"{iso_utc(since_ns)} UTC (last {args.since})" if window_ns is not None else "first trade"
+    end = f"{iso_utc(until_ns)} UTC" if until_ns is not None else f"now ({iso_utc(now_ns)} UTC)"
+    header = [
+        f"PnL report: {db}",
+        f"strategy: {args.strategy or 'all'}",
+        f"window:   {start} -> {end}",
+    ]
+    report = format_report(trades, header, recent=args.recent)
+    if output is not None:
+        report += f"\n\nexported {len(trades)} trade(s) as {args.export} to {output}"
+    return report
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Callable[[], int] = time.time_ns) -> int:
+    """The command line; `clock` (ns since the epoch) is the default "now" when --now is not given."""
+    args = build_parser().parse_args(argv)
+    try:
+        report = run(args, clock)
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
