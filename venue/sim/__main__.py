@@ -1,0 +1,130 @@
+"""Run the paper venue: `python -m venue.sim --source synthetic --speed 1 --port 0`.
+
+Prints `LIGHTER_SIM_URL=http://127.0.0.1:NNNNN` on one flushed line once it listens, then serves
+until SIGINT/SIGTERM. Configuration errors (a non-loopback host, a bad source, bad numbers) stop
+start-up with one clear line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from loguru import logger
+
+from venue.markets import SOL_DEFAULT
+from venue.sim.faults import FaultConfig
+from venue.sim.server import SimServer, check_loopback
+
+
+def _speed(raw: str) -> float:
+    if raw.strip().lower() in ("max", "0"):
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"speed must be a number or 'max', got {raw!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"speed must be >= 0, got {raw!r}")
+    return value
+
+
+def _codes(raw: str) -> list[int]:
+    try:
+        return [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"reject codes must be comma-separated integers, got {raw!r}") from None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m venue.sim", description="Local Lighter-compatible venue simulator")
+    p.add_argument("--source", default="synthetic", help="synthetic | candles:PATH | binance:PATH")
+    p.add_argument("--speed", type=_speed, default=1.0, help="event-time speed factor; 0 or 'max' = as fast as possible")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--host", default="127.0.0.1", help="loopback only")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--collateral", type=float, default=10_000.0, help="USDC of each account on first use")
+    p.add_argument("--maker-fee", type=float, default=0.0, help="fraction of notional (0.0002 = 2 bps)")
+    p.add_argument("--taker-fee", type=float, default=0.0, help="fraction of notional")
+    p.add_argument("--max-leverage", type=float, default=10.0)
+    p.add_argument("--fill-at-touch", action="store_true", help="a print at a resting order's price fills it")
+    p.add_argument("--initial-nonce", type=int, default=0, help="first expected nonce of every (account, key)")
+    p.add_argument("--ping-interval", type=float, default=30.0, help="seconds between server pings")
+    p.add_argument("--idle-timeout", type=float, default=120.0, help="close websockets silent this long")
+    faults = p.add_argument_group("fault injection (also settable at runtime: POST /sim/faults)")
+    faults.add_argument("--drop-prob", type=float, default=0.0, help="per websocket, per second")
+    faults.add_argument("--delay-fraction", type=float, default=0.0, help="of order transactions")
+    faults.add_argument("--delay-ms", type=float, default=0.0)
+    faults.add_argument("--reject-fraction", type=float, default=0.0, help="of create-order transactions")
+    faults.add_argument("--reject-codes", type=_codes, default=None, help="comma-separated codes (default 29999)")
+    faults.add_argument("--http-429-fraction", type=float, default=0.0, help="of /api/v1 requests")
+    faults.add_argument("--freeze-feed", action="store_true", help="start with the market-data feed frozen")
+    p.add_argument("--log-level", default="INFO")
+    return p.parse_args(argv)
+
+
+def build_server(args: argparse.Namespace) -> SimServer:
+    config = FaultConfig(
+        drop_connections_prob_per_s=args.drop_prob,
+        delay_fraction=args.delay_fraction,
+        delay_ms=args.delay_ms,
+        reject_fraction=args.reject_fraction,
+        http_429_fraction=args.http_429_fraction,
+        freeze_feed=args.freeze_feed,
+    )
+    if args.reject_codes:
+        config.reject_codes = args.reject_codes
+    return SimServer(
+        args.source,
+        speed=args.speed,
+        seed=args.seed,
+        host=args.host,
+        port=args.port,
+        markets=[SOL_DEFAULT],  # the source drives SOL, market 2
+        collateral=args.collateral,
+        maker_fee=args.maker_fee,
+        taker_fee=args.taker_fee,
+        max_leverage=args.max_leverage,
+        fill_at_touch=args.fill_at_touch,
+        initial_nonce=args.initial_nonce,
+        faults=config,
+        ping_interval_s=args.ping_interval,
+        idle_timeout_s=args.idle_timeout,
+    )
+
+
+async def serve(args: argparse.Namespace) -> int:
+    try:
+        sim = build_server(args)
+        await sim.start()
+    except (ValueError, OSError) as exc:
+        print(f"venue.sim: {exc}", file=sys.stderr, flush=True)
+        return 2
+    print(f"LIGHTER_SIM_URL={sim.url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await sim.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logger.remove()
+    logger.add(sys.stderr, level=args.log_level.upper())
+    try:
+        check_loopback(args.host)
+    except ValueError as exc:
+        print(f"venue.sim: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

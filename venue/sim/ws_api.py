@@ -1,0 +1,127 @@
+"""The simulator's websocket (/stream), speaking Lighter's protocol.
+
+On connect the server sends {"type":"connected","session_id":...}. Clients subscribe with a slash
+and get replies on a colon channel, as on Lighter:
+  {"type":"subscribe","channel":"order_book/2"}  -> subscribed/order_book snapshot, then
+                                                    update/order_book deltas (offset +1 each)
+  {"type":"subscribe","channel":"trade/2"}       -> subscribed/trade (recent), update/trade
+  {"type":"subscribe","channel":"account_all/7"} -> subscribed/account_all, update/account_all
+  {"type":"unsubscribe","channel":...}           -> {"type":"unsubscribed","channel":...}
+  {"type":"ping"}                                 -> {"type":"pong"}
+Any `auth` field is accepted and ignored. The server pings ({"type":"ping"}) every
+ping_interval_s and closes a connection it has heard nothing from for idle_timeout_s. Malformed
+messages are counted and answered with an error; they never close the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from venue import codes
+from venue.sim.publisher import Client, encode
+from venue.sim.rest_api import SIM_KEY, account_snapshot_message
+
+RECENT_TRADES_ON_SUBSCRIBE = 50
+MAX_CLIENT_MESSAGE = 64 * 1024
+_PONG = encode({"type": "pong"})
+
+
+def _error(message: str) -> bytes:
+    return encode({"type": "error", "error": {"code": codes.INVALID_PARAM, "message": message}})
+
+
+def parse_channel(channel: Any) -> tuple[str, int] | None:
+    """("order_book", 2) from "order_book/2" or "order_book:2"; None if malformed."""
+    if not isinstance(channel, str):
+        return None
+    for sep in ("/", ":"):
+        kind, found, arg = channel.partition(sep)
+        if found:
+            try:
+                return kind, int(arg)
+            except ValueError:
+                return None
+    return None
+
+
+async def stream(request: web.Request) -> web.WebSocketResponse:
+    sim = request.app[SIM_KEY]
+    ws = web.WebSocketResponse(compress=False, autoping=True, max_msg_size=MAX_CLIENT_MESSAGE)
+    await ws.prepare(request)
+    publisher = sim.publisher
+    client = publisher.add(ws, request.transport)
+    publisher.send(client, encode({"type": "connected", "session_id": f"sim-{client.id}-{secrets.token_hex(4)}"}))
+    loop = asyncio.get_running_loop()
+    try:
+        async for msg in ws:
+            client.last_rx_s = loop.time()
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                on_message(sim, client, msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        publisher.remove(client)
+    return ws
+
+
+def on_message(sim: Any, client: Client, data: str | bytes) -> None:
+    publisher = sim.publisher
+    try:
+        message = msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        message = None
+    if not isinstance(message, dict):
+        sim.counters.ws_malformed += 1
+        publisher.send(client, _error("message must be a JSON object"))
+        return
+    kind = message.get("type")
+    if kind == "ping":
+        publisher.send(client, _PONG)
+    elif kind == "pong":
+        pass  # liveness is noted on receipt of any message
+    elif kind in ("subscribe", "unsubscribe"):
+        parsed = parse_channel(message.get("channel"))
+        if parsed is None or not _valid(sim, *parsed):
+            sim.counters.ws_malformed += 1
+            publisher.send(client, _error(f"invalid channel {message.get('channel')!r}"))
+            return
+        channel = f"{parsed[0]}:{parsed[1]}"
+        if kind == "unsubscribe":
+            publisher.unsubscribe(client, channel)
+            publisher.send(client, encode({"type": "unsubscribed", "channel": channel}))
+            return
+        publisher.subscribe(client, channel)
+        publisher.send(client, _snapshot(sim, parsed[0], parsed[1]))
+    else:
+        sim.counters.ws_malformed += 1
+        publisher.send(client, _error(f"unknown message type {kind!r}"))
+
+
+def _valid(sim: Any, kind: str, arg: int) -> bool:
+    if kind in ("order_book", "trade"):
+        return arg in sim.markets
+    return kind == "account_all" and arg >= 0
+
+
+def _snapshot(sim: Any, kind: str, arg: int) -> bytes:
+    """The subscribed/* message, built from what has been published (so deltas continue it)."""
+    if kind == "order_book":
+        return sim.books[arg].snapshot(sim.now_ms)
+    if kind == "trade":
+        recent = list(sim.recent_trades[arg])[-RECENT_TRADES_ON_SUBSCRIBE:]
+        return encode(
+            {
+                "channel": f"trade:{arg}",
+                "liquidation_trades": [],
+                "nonce": sim.block_height,
+                "trades": recent,
+                "timestamp": sim.now_ms,
+                "type": "subscribed/trade",
+            }
+        )
+    return encode(account_snapshot_message(sim, arg))
