@@ -1,0 +1,326 @@
+"""`renko_ao`: Renko bricks + Awesome Oscillator divergence, counter-trend (STRATEGIES.md section 2).
+
+Bricks are built from every mid. Brick size = ATR(14) of 1-minute mid candles x 1.3 (ours: the
+notes say "ATR from price changes"); until that ATR exists, 0.1% of the price. A brick's size is
+fixed when it forms (RenkoBuilder). AO = SMA5 - SMA34 of the brick medians (high+low)/2.
+
+Divergence (ours, exact), over the last `renko_lookback` bricks that have an AO value:
+  bullish: i2 = the brick with the lowest low (the latest on ties); i1 = the brick with the
+           lowest AO before i2; price made a lower low (low[i2] < low[i1]) while AO made a
+           higher low (AO[i2] > AO[i1]) -> long.
+  bearish: the mirror (highest high at i2, highest AO before it, high[i2] > high[i1],
+           AO[i2] < AO[i1]) -> short.
+  divergence_strength = |AO[i2] - AO[i1]| / max|AO| over the window (>= 0.05);
+  ao_strength = |AO of the newest brick| / max|AO| over the window (>= 0.10);
+  at least `min_bricks_since_divergence` (3) bricks formed after i2; brick ATR (the 1-minute
+  ATR in bps of the mid) within 2-12 bps. If both sides qualify the newer i2 wins. One
+  divergence (one i2 brick) is traded at most once.
+BB(20, 2) on brick closes gives bb_pos at entry, recorded in the context; "enhanced" means
+bb_pos <= 0.4 for a long (>= 0.6 for a short); preset `strict` requires it.
+Entries are decided on the events that form bricks. Exits on every mid, from the entry price:
+stop loss 8 bps, take profit 12 bps (adaptive multipliers), time stop 8 minutes, and AO reversal
+(two consecutive bricks formed since entry whose AO moved against the position).
+The last 1000 mids persist with the bricks; `snapshot_due` turns true every 100 mids and on
+every brick (the notes' persistence cadence).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, NamedTuple
+
+import msgspec
+
+from indicators.candles import Candle
+from indicators.renko import Brick, RenkoBuilder
+from indicators.stream import ATR, AwesomeOscillator, Bollinger
+from strategies.base import Side
+from strategies.common import CommonParams, DirectionalStrategy, EntrySignal, OpenPosition, bps_stop_or_target
+
+
+class RenkoAoParams(CommonParams, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    atr_interval_s: int = 60  # (ours) the candles the brick ATR is computed on
+    renko_atr_period: int = 14
+    renko_atr_multiplier: float = 1.3
+    fallback_brick_pct: float = 0.1  # % of the price, until the ATR exists
+    ao_fast_period: int = 5
+    ao_slow_period: int = 34
+    renko_lookback: int = 30
+    min_divergence_strength: float = 0.05
+    min_ao_strength: float = 0.10
+    min_bricks_since_divergence: int = 3
+    optimal_atr_min_bps: float = 2.0
+    optimal_atr_max_bps: float = 12.0
+    bb_period: int = 20
+    bb_std: float = 2.0
+    bb_enhancement_threshold: float = 0.4
+    bb_required: bool = False
+    take_profit_bps: float = 12.0
+    stop_loss_bps: float = 8.0
+    max_hold_s: int = 480
+    ao_reversal_bricks: int = 2
+    mid_history_size: int = 1000  # (ours)
+    mid_history_save_every: int = 100
+    warmup_candles: int = 240  # (ours) 1-minute candles to replay into bricks at start-up
+
+
+class BrickPoint(msgspec.Struct, array_like=True):
+    """A formed brick as the divergence rules need it (id counts bricks from the first)."""
+
+    id: int
+    high: float
+    low: float
+    close: float
+    ao: float | None
+
+
+class Divergence(NamedTuple):
+    side: Side
+    i1: int
+    i2: int
+    strength: float
+    ao_strength: float
+    bricks_since: int
+    extreme_id: int
+
+
+def find_divergence(window: list[BrickPoint]) -> Divergence | None:
+    """The divergence in `window` (bricks with AO values, oldest first) by the module's rules,
+    before any threshold (bricks since, strengths); None if there is none."""
+    n = len(window)
+    if n < 2 or any(b.ao is None for b in window):
+        return None
+    aos = [b.ao for b in window if b.ao is not None]
+    max_abs = max(abs(a) for a in aos)
+    if max_abs == 0:
+        return None
+    found: list[Divergence] = []
+    # bullish: lower low in price, higher low in AO
+    i2 = min(range(n), key=lambda i: (window[i].low, -i))
+    if i2 >= 1:
+        i1 = min(range(i2), key=lambda i: (aos[i], -i))
+        if window[i2].low < window[i1].low and aos[i2] > aos[i1]:
+            found.append(_divergence("buy", i1, i2, aos, max_abs, window))
+    # bearish: higher high in price, lower high in AO
+    i2 = max(range(n), key=lambda i: (window[i].high, i))
+    if i2 >= 1:
+        i1 = max(range(i2), key=lambda i: (aos[i], i))
+        if window[i2].high > window[i1].high and aos[i2] < aos[i1]:
+            found.append(_divergence("sell", i1, i2, aos, max_abs, window))
+    if len(found) == 2:
+        if found[0].i2 == found[1].i2:
+            return None
+        return max(found, key=lambda d: d.i2)
+    return found[0] if found else None
+
+
+def _divergence(side: Side, i1: int, i2: int, aos: list[float], max_abs: float, window: list[BrickPoint]) -> Divergence:
+    return Divergence(
+        side=side,
+        i1=i1,
+        i2=i2,
+        strength=abs(aos[i2] - aos[i1]) / max_abs,
+        ao_strength=abs(aos[-1]) / max_abs,
+        bricks_since=len(window) - 1 - i2,
+        extreme_id=window[i2].id,
+    )
+
+
+class RenkoAoStrategy(DirectionalStrategy):
+    kind = "renko_ao"
+    params_type = RenkoAoParams
+    params: RenkoAoParams
+
+    def __init__(self, name: str, market: Any, params: RenkoAoParams, *, account_index: int = 0) -> None:
+        super().__init__(name, market, params, account_index=account_index)
+        p = self.params
+        self._atr = ATR(p.renko_atr_period)
+        self._renko = RenkoBuilder(1.0)  # the size is set from the price before every update
+        self._ao = AwesomeOscillator(p.ao_fast_period, p.ao_slow_period)
+        self._bb = Bollinger(p.bb_period, p.bb_std)
+        self._bricks: deque[BrickPoint] = deque(maxlen=max(p.renko_lookback, p.bb_period) + 1)
+        self._brick_count = 0
+        self._new_bricks = 0  # bricks formed on this event
+        self._ao_against = 0  # consecutive bricks since entry whose AO moved against the position
+        self._traded_extreme_id = -1
+        self._mids: deque[tuple[int, float]] = deque(maxlen=p.mid_history_size)
+        self._mids_since_save = 0
+
+    @property
+    def candle_interval_ms(self) -> int:
+        return self.params.atr_interval_s * 1000
+
+    # --- features --------------------------------------------------------------------------
+    def _on_candle(self, candle: Candle) -> None:
+        self._atr.update(candle.high, candle.low, candle.close)
+
+    def _brick_size(self, price: float) -> float:
+        atr = self._atr.value
+        if atr is not None and atr > 0:
+            return atr * self.params.renko_atr_multiplier
+        return price * self.params.fallback_brick_pct / 100.0
+
+    def _update(self, ts_ms: int, mid: float, closed: list[Candle]) -> None:
+        self._mids.append((ts_ms, mid))
+        self._mids_since_save += 1
+        if self._mids_since_save >= self.params.mid_history_save_every:
+            self._dirty = True
+        self._new_bricks = 0
+        self._feed_renko(ts_ms, mid)
+
+    def _feed_renko(self, ts_ms: int, price: float) -> None:
+        self._renko.size = self._brick_size(price)
+        for brick in self._renko.update(ts_ms, price):
+            self._on_brick(brick)
+
+    def _on_brick(self, brick: Brick) -> None:
+        prev_ao = self._ao.value
+        self._ao.update(brick.high, brick.low)
+        self._bb.update(brick.close)
+        ao = self._ao.value
+        self._brick_count += 1
+        self._new_bricks += 1
+        self._dirty = True
+        self._bricks.append(BrickPoint(id=self._brick_count, high=brick.high, low=brick.low, close=brick.close, ao=ao))
+        pos = self._position
+        if pos is not None and ao is not None and prev_ao is not None:
+            against = ao < prev_ao if pos.side == "long" else ao > prev_ao
+            self._ao_against = self._ao_against + 1 if against else 0
+
+    def _on_position_opened(self) -> None:
+        self._ao_against = 0
+
+    def _warmup_candle(self, candle: Candle) -> None:
+        """A 1-minute warm-up candle: bricks from its path with the ATR as it stood during the
+        minute (as live), then the ATR update. The path is the simulator's candle rule: open, the
+        extreme against the close first, the other extreme, close."""
+        c = candle
+        path = (c.open, c.high, c.low, c.close) if c.close < c.open else (c.open, c.low, c.high, c.close)
+        step = self.candle_interval_ms // len(path)
+        for k, price in enumerate(path):
+            self._feed_renko(c.open_time_ms + k * step, price)
+        self._apply_candle(candle)
+
+    def warmup_needed(self) -> int:
+        p = self.params
+        if self._atr.ready and self._ao.ready and len(self._bricks) >= p.renko_lookback:
+            return 0
+        return max(1, p.warmup_candles - self._candles_seen)
+
+    def _window(self) -> list[BrickPoint]:
+        return [b for b in list(self._bricks)[-self.params.renko_lookback :] if b.ao is not None]
+
+    def _bb_pos(self) -> float | None:
+        upper, lower = self._bb.upper, self._bb.lower
+        if upper is None or lower is None or not self._bricks:
+            return None
+        width = upper - lower
+        return (self._bricks[-1].close - lower) / width if width > 0 else 0.5
+
+    # --- rules ---------------------------------------------------------------------------
+    def entry_checks(self) -> tuple[Divergence | None, dict[str, bool]] | None:
+        """The divergence on the current bricks and each entry rule for it; None while warming
+        up. An entry needs every check true."""
+        atr = self._atr.value
+        if not self._ao.ready or atr is None or self._last_mid is None:
+            return None
+        p = self.params
+        div = find_divergence(self._window())
+        atr_bps = atr / self._last_mid * 1e4
+        enhanced = self._bb_enhanced(div)
+        checks = {
+            "divergence": div is not None,
+            "bricks_since": div is not None and div.bricks_since >= p.min_bricks_since_divergence,
+            "divergence_strength": div is not None and div.strength >= p.min_divergence_strength,
+            "ao_strength": div is not None and div.ao_strength >= p.min_ao_strength,
+            "atr_range": p.optimal_atr_min_bps <= atr_bps <= p.optimal_atr_max_bps,
+            "bb": enhanced or not p.bb_required,
+            "not_traded": div is not None and div.extreme_id != self._traded_extreme_id,
+        }
+        return div, checks
+
+    def _bb_enhanced(self, div: Divergence | None) -> bool:
+        bb_pos = self._bb_pos()
+        if div is None or bb_pos is None:
+            return False
+        t = self.params.bb_enhancement_threshold
+        return bb_pos <= t if div.side == "buy" else bb_pos >= 1.0 - t
+
+    def _entry_signal(self, ts_ms: int, mid: float) -> EntrySignal | None:
+        if self._new_bricks == 0:
+            return None
+        result = self.entry_checks()
+        if result is None:
+            self._last_skip = "warming_up"
+            return None
+        div, checks = result
+        if div is None or not all(checks.values()):
+            self._last_skip = ",".join(k for k, ok in checks.items() if not ok)
+            return None
+        assert self._ao.value is not None and self._atr.value is not None
+        context = {
+            "ao": self._ao.value,
+            "divergence_strength": div.strength,
+            "ao_strength": div.ao_strength,
+            "bricks_since_divergence": float(div.bricks_since),
+            "atr_bps": self._atr.value / mid * 1e4,
+            "brick_size": self._renko.size,
+            "brick_count": float(self._brick_count),
+            "bb_enhanced": 1.0 if self._bb_enhanced(div) else 0.0,
+        }
+        bb_pos = self._bb_pos()
+        if bb_pos is not None:
+            context["bb_pos"] = bb_pos
+        return EntrySignal(div.side, context, {"divergence_extreme_id": float(div.extreme_id)})
+
+    def _on_entry_sent(self, signal: EntrySignal) -> None:
+        self._traded_extreme_id = int(signal.plan["divergence_extreme_id"])
+
+    def _exit_reason(self, ts_ms: int, mid: float, pos: OpenPosition) -> str | None:
+        p = self.params
+        hit = bps_stop_or_target(pos, mid, p.stop_loss_bps, p.take_profit_bps)
+        if hit:
+            return hit
+        if self._ao_against >= p.ao_reversal_bricks:
+            return "ao_reversal"
+        if ts_ms - pos.entry_ts_ms >= p.max_hold_s * 1000:
+            return "time_stop"
+        return None
+
+    # --- state ---------------------------------------------------------------------------
+    def recent_mids(self) -> list[tuple[int, float]]:
+        """The recent mid history (event ms, mid), oldest first, as persisted."""
+        return list(self._mids)
+
+    def snapshot(self) -> dict[str, Any]:
+        self._mids_since_save = 0
+        return super().snapshot()
+
+    def _features_state(self) -> dict[str, Any]:
+        return {
+            "atr": self._atr.to_state(),
+            "renko": self._renko.to_state(),
+            "ao": self._ao.to_state(),
+            "bb": self._bb.to_state(),
+            "bricks": [msgspec.to_builtins(b) for b in self._bricks],
+            "brick_count": self._brick_count,
+            "new_bricks": self._new_bricks,
+            "ao_against": self._ao_against,
+            "traded_extreme_id": self._traded_extreme_id,
+            "mids": [list(m) for m in self._mids],
+        }
+
+    def _load_features_state(self, state: dict[str, Any]) -> None:
+        self._atr = ATR.from_state(state["atr"])
+        self._renko = RenkoBuilder.from_state(state["renko"])
+        self._ao = AwesomeOscillator.from_state(state["ao"])
+        self._bb = Bollinger.from_state(state["bb"])
+        self._bricks.clear()
+        self._bricks.extend(msgspec.convert(b, BrickPoint) for b in state["bricks"])
+        self._brick_count = state["brick_count"]
+        self._new_bricks = state["new_bricks"]
+        self._ao_against = state["ao_against"]
+        self._traded_extreme_id = state["traded_extreme_id"]
+        self._mids.clear()
+        self._mids.extend((int(t), float(m)) for t, m in state["mids"])
+        self._mids_since_save = 0

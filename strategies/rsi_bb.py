@@ -1,0 +1,207 @@
+"""`rsi_bb`: RSI + Bollinger trend following on 15-second mid candles (STRATEGIES.md section 1).
+
+Entries are decided on the event that closes a candle, from that candle's indicator values:
+  long:  RSI > 50 + 15; bb_pos >= 0.5 - 0.3 (and <= 0.5 - 0.3 + band when a band is set, as in
+         preset `selective`); EMA9 above EMA21 by >= 2 bps of EMA21; the candle's volume above
+         the 20-candle average volume (skipped while that average is 0, i.e. the feed has no
+         trades); volatility (see strategies.common) within 2-25 bps.
+  short: the mirror (RSI < 50 - 15, bb_pos <= 0.5 + 0.3, EMA9 below EMA21 by >= 2 bps).
+Exits, on every mid, from the entry price: stop loss 9 bps, take profit 4.5 bps (both scaled by
+the adaptive multipliers fixed at entry), the trailing stop when enabled, trend reversal (on a
+candle close, a long exits when RSI < 50 and a short when RSI > 50), time stop 8 minutes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from indicators.candles import Candle
+from indicators.stream import EMA, RSI, SMA, Bollinger
+from strategies.base import Side
+from strategies.common import (
+    CommonParams,
+    DirectionalStrategy,
+    EntrySignal,
+    OpenPosition,
+    bps_stop_or_target,
+    trailing_exit,
+)
+
+
+class RsiBbParams(CommonParams, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    candle_interval_s: int = 15
+    rsi_period: int = 14
+    bb_period: int = 20
+    bb_std: float = 2.0
+    ema_fast: int = 9  # (ours)
+    ema_slow: int = 21  # (ours)
+    rsi_bullish_threshold: float = 50.0
+    rsi_bearish_threshold: float = 50.0
+    rsi_momentum_strength: float = 15.0
+    bb_position_threshold: float = 0.3
+    bb_position_band: float | None = None  # selective: 0.1 -> long 0.2-0.3, short 0.7-0.8
+    trend_confirmation_bps: float = 2.0
+    volume_window: int = 20
+    volatility_min_bps: float = 2.0
+    volatility_max_bps: float = 25.0
+    take_profit_bps: float = 4.5
+    stop_loss_bps: float = 9.0
+    max_hold_s: int = 480
+    reversal_rsi: float = 50.0
+    trailing_stop: bool = False
+    trailing_activation_bps: float = 3.0  # (ours) the notes name no numbers for it
+    trailing_distance_bps: float = 2.0  # (ours)
+
+
+class RsiBbStrategy(DirectionalStrategy):
+    kind = "rsi_bb"
+    params_type = RsiBbParams
+    params: RsiBbParams
+
+    def __init__(self, name: str, market: Any, params: RsiBbParams, *, account_index: int = 0) -> None:
+        super().__init__(name, market, params, account_index=account_index)
+        self._make_indicators()
+        self._fresh_close = False  # a candle closed on this event (live, not warm-up)
+
+    def _make_indicators(self) -> None:
+        p = self.params
+        self._rsi = RSI(p.rsi_period)
+        self._bb = Bollinger(p.bb_period, p.bb_std)
+        self._ema_fast = EMA(p.ema_fast)
+        self._ema_slow = EMA(p.ema_slow)
+        self._volume_avg = SMA(p.volume_window)
+        self._last_close = 0.0
+        self._last_volume = 0.0
+
+    @property
+    def candle_interval_ms(self) -> int:
+        return self.params.candle_interval_s * 1000
+
+    # --- features --------------------------------------------------------------------------
+    def _on_candle(self, candle: Candle) -> None:
+        self._rsi.update(candle.close)
+        self._bb.update(candle.close)
+        self._ema_fast.update(candle.close)
+        self._ema_slow.update(candle.close)
+        self._volume_avg.update(candle.volume)
+        self._last_close = candle.close
+        self._last_volume = candle.volume
+
+    def _update(self, ts_ms: int, mid: float, closed: list[Candle]) -> None:
+        self._fresh_close = bool(closed)
+
+    def _ready(self) -> bool:
+        return all(i.ready for i in (self._rsi, self._bb, self._ema_fast, self._ema_slow, self._volume_avg))
+
+    def warmup_needed(self) -> int:
+        if self._ready():
+            return 0
+        p = self.params
+        needed = max(p.rsi_period + 1, p.bb_period, p.ema_slow, p.volume_window)
+        return max(1, needed - self._candles_seen)
+
+    def features(self) -> dict[str, float] | None:
+        """The last closed candle's indicator values (the entry context), None while warming up."""
+        if not self._ready():
+            return None
+        upper, middle, lower = self._bb.upper, self._bb.middle, self._bb.lower
+        assert upper is not None and middle is not None and lower is not None
+        width = upper - lower
+        fast, slow, avg = self._ema_fast.value, self._ema_slow.value, self._volume_avg.value
+        assert fast is not None and slow is not None and avg is not None and self._rsi.value is not None
+        return {
+            "close": self._last_close,
+            "rsi": self._rsi.value,
+            "bb_upper": upper,
+            "bb_middle": middle,
+            "bb_lower": lower,
+            "bb_pos": (self._last_close - lower) / width if width > 0 else 0.5,
+            "ema_fast": fast,
+            "ema_slow": slow,
+            "ema_div_bps": (fast - slow) / slow * 1e4,
+            "volume": self._last_volume,
+            "volume_avg": avg,
+        }
+
+    def entry_checks(self, side: Side) -> dict[str, bool] | None:
+        """Each entry rule for `side` on the last closed candle; None while warming up. An entry
+        needs every one of them true."""
+        f = self.features()
+        vol = self._vol.value
+        if f is None or vol is None:
+            return None
+        p = self.params
+        band = p.bb_position_band
+        checks = {
+            "volatility": p.volatility_min_bps <= vol <= p.volatility_max_bps,
+            # skipped (true) while the average is 0: the feed has no trades
+            "volume": f["volume_avg"] <= 0 or f["volume"] > f["volume_avg"],
+        }
+        if side == "buy":
+            bb_min = 0.5 - p.bb_position_threshold
+            checks["rsi"] = f["rsi"] > p.rsi_bullish_threshold + p.rsi_momentum_strength
+            checks["bb_pos"] = f["bb_pos"] >= bb_min and (band is None or f["bb_pos"] <= bb_min + band)
+            checks["ema_trend"] = f["ema_div_bps"] >= p.trend_confirmation_bps
+        else:
+            bb_max = 0.5 + p.bb_position_threshold
+            checks["rsi"] = f["rsi"] < p.rsi_bearish_threshold - p.rsi_momentum_strength
+            checks["bb_pos"] = f["bb_pos"] <= bb_max and (band is None or f["bb_pos"] >= bb_max - band)
+            checks["ema_trend"] = f["ema_div_bps"] <= -p.trend_confirmation_bps
+        return checks
+
+    # --- rules ---------------------------------------------------------------------------
+    def _entry_signal(self, ts_ms: int, mid: float) -> EntrySignal | None:
+        if not self._fresh_close:
+            return None
+        f = self.features()
+        if f is None or self._vol.value is None:
+            self._last_skip = "warming_up"
+            return None
+        failed: list[str] = []
+        sides: tuple[Side, Side] = ("buy", "sell")
+        for side in sides:
+            checks = self.entry_checks(side)
+            assert checks is not None
+            if all(checks.values()):
+                return EntrySignal(side, f, {})
+            failed.append(",".join(k for k, ok in checks.items() if not ok))
+        self._last_skip = "long: " + failed[0] + "; short: " + failed[1]
+        return None
+
+    def _exit_reason(self, ts_ms: int, mid: float, pos: OpenPosition) -> str | None:
+        p = self.params
+        hit = bps_stop_or_target(pos, mid, p.stop_loss_bps, p.take_profit_bps)
+        if hit:
+            return hit
+        if p.trailing_stop and trailing_exit(pos, mid, p.trailing_activation_bps, p.trailing_distance_bps):
+            return "trailing_stop"
+        rsi = self._rsi.value
+        if self._fresh_close and rsi is not None:
+            if (pos.side == "long" and rsi < p.reversal_rsi) or (pos.side == "short" and rsi > p.reversal_rsi):
+                return "trend_reversal"
+        if ts_ms - pos.entry_ts_ms >= p.max_hold_s * 1000:
+            return "time_stop"
+        return None
+
+    # --- state ---------------------------------------------------------------------------
+    def _features_state(self) -> dict[str, Any]:
+        return {
+            "rsi": self._rsi.to_state(),
+            "bb": self._bb.to_state(),
+            "ema_fast": self._ema_fast.to_state(),
+            "ema_slow": self._ema_slow.to_state(),
+            "volume_avg": self._volume_avg.to_state(),
+            "last_close": self._last_close,
+            "last_volume": self._last_volume,
+            "fresh_close": self._fresh_close,
+        }
+
+    def _load_features_state(self, state: dict[str, Any]) -> None:
+        self._rsi = RSI.from_state(state["rsi"])
+        self._bb = Bollinger.from_state(state["bb"])
+        self._ema_fast = EMA.from_state(state["ema_fast"])
+        self._ema_slow = EMA.from_state(state["ema_slow"])
+        self._volume_avg = SMA.from_state(state["volume_avg"])
+        self._last_close = state["last_close"]
+        self._last_volume = state["last_volume"]
+        self._fresh_close = state["fresh_close"]
