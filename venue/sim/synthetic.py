@@ -7,11 +7,14 @@ the start price that only matters over days (it keeps a months-long run inside ~
 shared/data/README.md: median |1-min return| ~5.5 bps, 1-min std ~10.5 bps, median 1-min range
 ~11.4 bps, hourly std ~77 bps (tests/test_sources.py checks the 1-minute figures).
 
-Around the mid it draws a full L2 book every `book_interval_ms` and a Poisson stream of trades at
-the touch (sometimes sweeping 2-3 levels), whose side leans with the price's next move. The path
-is computed in vectorised chunks of minutes; only the final event objects are built one by one.
+Around the mid it keeps a full L2 book, snapshotted every `book_interval_ms`, whose levels persist
+as a real book's do (PersistentBook: between snapshots only a few levels change, where the touch
+moved or a level's size was refreshed), and a Poisson stream of trades at the touch (sometimes
+sweeping 2-3 levels), whose side leans with the price's next move. The path is computed in
+vectorised chunks of minutes; only the final event objects are built one by one.
 
-The grid and ladder helpers here are shared with the candle replay (candle_source.py).
+The grid and ladder helpers here are shared with the candle replay (candle_source.py), which
+still draws each snapshot independently with build_ladders.
 """
 
 from __future__ import annotations
@@ -103,9 +106,9 @@ def build_ladders(
     touch_size: float = 20.0,
     even_spread: bool = False,
 ) -> Ladders:
-    """Books of `levels` levels a side around each mid.
+    """Books of `levels` levels a side around each mid, each drawn independently of the others.
 
-    The touch is placed around the mid at the given spread (at least one tick). Deeper levels
+    The candle replay's book (the synthetic source keeps a PersistentBook instead). The touch is placed around the mid at the given spread (at least one tick). Deeper levels
     are separated by 1 + Poisson gaps averaging `level_gap_bps` (a bit wider further out), so the
     book is not a solid wall on a fine tick. Sizes are lognormal around `touch_size` (base units)
     and grow mildly with depth, as real books do: the touch is thin, liquidity rests further out.
@@ -140,6 +143,203 @@ def build_ladders(
         price_grid.values(ask_ticks),
         size_grid.values(ask_lots.astype(np.int64)),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Persistent book: stable levels on the tick lattice (the synthetic source's book)
+# ---------------------------------------------------------------------------------------------
+
+_U64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix_int(x: int) -> int:
+    """splitmix64's finaliser on a Python int (for the per-seed keys of the hash streams)."""
+    x &= _U64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _U64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _U64
+    return x ^ (x >> 31)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on uint64s; the wrap modulo 2**64 is the point, not an overflow."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _hash(key: int, *parts: np.ndarray) -> np.ndarray:
+    """A stable 64-bit hash of (key, parts...), elementwise over the broadcast parts.
+
+    Each part is mixed on its own before it is combined, so nearby integers (adjacent ticks,
+    consecutive epochs) give unrelated hashes.
+    """
+    z: np.ndarray = np.full((), key, dtype=np.uint64)
+    for part in parts:
+        z = _mix64(z ^ _mix64(np.asarray(part).astype(np.uint64) + np.uint64(_GOLDEN)))
+    return z
+
+
+def _uniform(bits: np.ndarray) -> np.ndarray:
+    """Uniforms in [0, 1) from the top 53 bits of hashes."""
+    return (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def _normal(bits: np.ndarray) -> np.ndarray:
+    """Standard normals from hashes by Box-Muller on their two 32-bit halves."""
+    u1 = ((bits >> np.uint64(32)).astype(np.float64) + 0.5) * 2.0**-32  # in (0, 1): log is finite
+    u2 = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64) * 2.0**-32
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+# one hash stream per use, so that e.g. a tick's occupancy says nothing about its size
+_OCCUPANCY, _PHASE, _SIZE, _TOUCH_PHASE, _TOUCH_SIZE = range(5)
+_SIZE_SIGMA = 0.6  # lognormal sigma of level sizes
+_SIZE_SLOPE = 0.08  # sizes grow by this fraction of the touch size per level of depth
+_BID, _ASK = 0, 1
+
+
+class PersistentBook:
+    """Books whose levels persist from one snapshot to the next, as a real L2 book's do.
+
+    A real book update touches a few levels; sampling every snapshot afresh would change all of
+    them every interval. Here every quantity is a stable pseudo-random function of the seed and
+    the absolute tick (a splitmix64 hash), so two snapshots only differ where something moved:
+
+    - Occupancy: tick k holds a level iff uniform(hash(seed, k)) < 1 / mean gap, the gap being
+      `level_gap_bps` of the tick's own price, in ticks (at least one tick). It depends on the
+      tick alone, so a level stays put however the mid moves around it. The touch (best bid and
+      ask from the mid and the spread) is always occupied; beyond it each side takes the next
+      `levels - 1` occupied ticks, so as the mid moves levels enter and leave at the touch and
+      at the far edge. The default gap, 0.375 bps, is the mean gap of build_ladders' 20-level
+      book (0.25 bps widening by 5% a level), so the book spans the same ~7 bps a side.
+    - Sizes: a level's size is lognormal around `touch_size`, fixed for an epoch of
+      `size_period_ms` and redrawn when its epoch turns; each (tick, side) has its own phase,
+      so about step / period of the levels change per snapshot, never all at once. The size
+      grows with the level's distance behind the mid when its epoch began (the touch is thin,
+      liquidity rests further out), which keeps it fixed while the mid moves within the epoch;
+      a level that was at or across the mid then starts thin.
+      The touch uses its own, faster epochs (`touch_period_ms`): it is where orders come and go.
+
+    Stateful over consecutive chunks: ladders() must be called with the chunks in order, as an
+    epoch that began in the previous chunk is sized by the mid at its start.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        price_grid: Grid,
+        size_grid: Grid,
+        levels: int,
+        step_ms: int,
+        level_gap_bps: float = 0.375,
+        touch_size: float = 20.0,
+        size_period_ms: int = 4_000,
+        touch_period_ms: int = 1_000,
+    ) -> None:
+        if levels < 1:
+            raise ValueError(f"levels must be >= 1, got {levels}")
+        if step_ms <= 0 or size_period_ms <= 0 or touch_period_ms <= 0:
+            raise ValueError("step_ms and the size periods must be positive")
+        self.price_grid = price_grid
+        self.size_grid = size_grid
+        self.levels = levels
+        self.step_ms = step_ms
+        self.level_gap_bps = level_gap_bps
+        self.size_steps = touch_size * size_grid.scale / size_grid.units
+        self.size_period_ms = size_period_ms
+        self.touch_period_ms = touch_period_ms
+        base = _mix_int(seed * _GOLDEN + 0x5EED)
+        self._keys = [_mix_int(base + i) for i in range(5)]
+        self._next_step = 0  # index, since the first snapshot, of the next chunk's first snapshot
+        # mid ticks of the snapshots just before the chunk: an epoch begins at most one period back
+        self._tail = np.empty(0)
+        self._tail_len = -(-size_period_ms // step_ms) + 1
+
+    def ladders(self, mids: np.ndarray, spread_bps: np.ndarray) -> Ladders:
+        """The books at the chunk's mids (one snapshot every step_ms), continuing the last chunk."""
+        n, grid = len(mids), self.price_grid
+        mid_ticks = np.asarray(mids, dtype=np.float64) * grid.scale / grid.units
+        spread_ticks = np.maximum(1, np.rint(mid_ticks * np.asarray(spread_bps) / 1e4)).astype(np.int64)
+        best_bid = np.floor(mid_ticks - spread_ticks / 2 + 1e-7).astype(np.int64)
+        best_ask = best_bid + spread_ticks
+        bid_ticks, ask_ticks = self._levels(best_bid, best_ask)
+
+        steps = self._next_step + np.arange(n, dtype=np.int64)
+        history = np.concatenate([self._tail, mid_ticks])
+        first = self._next_step - len(self._tail)  # the step of history[0]
+        bid_lots = self._sizes(bid_ticks, _BID, steps, history, first)
+        ask_lots = self._sizes(ask_ticks, _ASK, steps, history, first)
+        self._next_step += n
+        self._tail = history[-self._tail_len :]
+        return Ladders(
+            grid.values(bid_ticks),
+            self.size_grid.values(bid_lots),
+            grid.values(ask_ticks),
+            self.size_grid.values(ask_lots),
+        )
+
+    def _gap(self, ticks: np.ndarray) -> np.ndarray:
+        """The mean level gap, in ticks, at a price of `ticks` ticks (never below one tick)."""
+        return np.maximum(1.0, ticks * self.level_gap_bps / 1e4)
+
+    def _occupied(self, lo: int, hi: int) -> np.ndarray:
+        """The occupied ticks in [lo, hi], ascending.
+
+        Occupancy depends on the tick alone (its hash against the level density at its own
+        price), not on the mid, so a level stays put however the price moves around it.
+        """
+        ticks = np.arange(lo, hi + 1, dtype=np.int64)
+        return ticks[_uniform(_hash(self._keys[_OCCUPANCY], ticks)) * self._gap(ticks) < 1.0]
+
+    def _levels(self, best_bid: np.ndarray, best_ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, levels) bid and ask ticks: the touch, then the next occupied ticks away from it."""
+        need = self.levels - 1
+        # a margin of twice the expected depth: short of levels at either end, widen and redo
+        margin = int(math.ceil(2 * need * self._gap(best_ask.max()))) + 16
+        while True:
+            lo = max(1, int(best_bid.min()) - margin)
+            hi = int(best_ask.max()) + margin
+            occupied = self._occupied(lo, hi)
+            below = np.searchsorted(occupied, best_bid, side="left")  # occupied[below - 1] < best_bid
+            above = np.searchsorted(occupied, best_ask, side="right")  # occupied[above] > best_ask
+            if below.min() >= need and above.max() + need <= len(occupied):
+                break
+            if lo == 1 and below.min() < need:
+                raise ValueError(f"fewer than {self.levels} ticks above zero for the bid levels")
+            margin *= 2
+        offsets = np.arange(1, need + 1)
+        bids = np.concatenate([best_bid[:, None], occupied[below[:, None] - offsets]], axis=1)
+        asks = np.concatenate([best_ask[:, None], occupied[above[:, None] + offsets - 1]], axis=1)
+        return bids, asks
+
+    def _sizes(
+        self, ticks: np.ndarray, side: int, steps: np.ndarray, history: np.ndarray, first: int
+    ) -> np.ndarray:
+        """Lots of each level of one side: stable within each level's epoch."""
+        t_ms = (steps * self.step_ms)[:, None]
+        deep = ticks[:, 1:]
+        period = self.size_period_ms
+        phase = (_uniform(_hash(self._keys[_PHASE], deep, side)) * period).astype(np.int64)
+        epoch = (t_ms + phase) // period
+        # the snapshot at or after the epoch's start; the first snapshot stands in for earlier ones
+        start_step = np.maximum(0, -(-(epoch * period - phase) // self.step_ms))
+        start_mid = history[start_step - first]
+        behind = (start_mid - deep) if side == _BID else (deep - start_mid)
+        profile = 1.0 + _SIZE_SLOPE * np.maximum(0.0, behind) / self._gap(start_mid)
+        noise = _normal(_hash(self._keys[_SIZE], deep, side, epoch))
+
+        touch = ticks[:, :1]
+        t_period = self.touch_period_ms
+        t_phase = (_uniform(_hash(self._keys[_TOUCH_PHASE], touch, side)) * t_period).astype(np.int64)
+        t_noise = _normal(_hash(self._keys[_TOUCH_SIZE], touch, side, (t_ms + t_phase) // t_period))
+
+        lots = np.empty(ticks.shape, dtype=np.float64)
+        lots[:, :1] = self.size_steps * np.exp(_SIZE_SIGMA * t_noise)
+        lots[:, 1:] = self.size_steps * profile * np.exp(_SIZE_SIGMA * noise)
+        return np.maximum(1, np.rint(lots)).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,6 +421,7 @@ _SWEEP_PROBABILITY = 0.03
 _TRADE_MEDIAN_SIZE = 1.5  # base units (SOL)
 _FLOW_HORIZON_MS = 10_000  # takers' side leans with the mid's move over this horizon
 _FLOW_LEAN = 0.4  # at most 90/10 buys/sells when the move is far beyond its usual size
+_SPREAD_HOLD_MS = 3_000  # mean time between changes of the spread's random factor
 
 
 class SyntheticSource:
@@ -259,23 +460,49 @@ class SyntheticSource:
         """Books and trades in nondecreasing ts_ns, forever; each call starts over from the seed."""
         rng = np.random.Generator(np.random.PCG64(self.seed))
         path = MidPath(rng, self.start_price, self.book_interval_ms)
+        book = PersistentBook(
+            self.seed,
+            price_grid=self.price_grid,
+            size_grid=self.size_grid,
+            levels=self.levels,
+            step_ms=self.book_interval_ms,
+        )
+        spread_noise = np.ones(1)  # the last spread factor of the previous chunk
         self.regime_log = []
         chunk_start = self.start_ts_ns
         step_ns = self.book_interval_ms * NS_PER_MS
         while True:
             mids, regimes = path.next_chunk()
             self.regime_log.extend(regimes[:: path.steps_per_min].tolist())
-            yield from self._chunk_events(rng, chunk_start, step_ns, mids, regimes)
+            spread_noise = self._spread_noise(rng, len(mids), float(spread_noise[-1]))
+            spread = np.clip(_SPREAD_BPS[regimes] * spread_noise, 0.5, 2.0)
+            yield from self._chunk_events(
+                rng, chunk_start, step_ns, mids, regimes, book.ladders(mids, spread)
+            )
             chunk_start += len(mids) * step_ns
 
+    def _spread_noise(self, rng: np.random.Generator, n: int, last: float) -> np.ndarray:
+        """The spread's lognormal factor, held for Poisson-long spells of _SPREAD_HOLD_MS.
+
+        Each value is an independent lognormal draw, as before, but a real spread does not jump
+        every 100 ms: redrawn every snapshot it would move both touches by a few ticks in every
+        update, on top of the mid's own moves.
+        """
+        draws = rng.lognormal(0.0, 0.25, n)
+        redraw = rng.random(n) < self.book_interval_ms / _SPREAD_HOLD_MS
+        latest = np.maximum.accumulate(np.where(redraw, np.arange(n), -1))
+        return np.where(latest >= 0, draws[np.maximum(latest, 0)], last)
+
     def _chunk_events(
-        self, rng: np.random.Generator, t0: int, step_ns: int, mids: np.ndarray, regimes: np.ndarray
+        self,
+        rng: np.random.Generator,
+        t0: int,
+        step_ns: int,
+        mids: np.ndarray,
+        regimes: np.ndarray,
+        ladders: Ladders,
     ) -> Iterator[SourceEvent]:
         n = len(mids)
-        spread = np.clip(_SPREAD_BPS[regimes] * rng.lognormal(0.0, 0.25, n), 0.5, 2.0)
-        ladders = build_ladders(
-            rng, mids, spread, price_grid=self.price_grid, size_grid=self.size_grid, levels=self.levels
-        )
         book_ts = [t0 + i * step_ns for i in range(n)]
         books = ladders.books(book_ts)
         trades = self._chunk_trades(rng, t0, step_ns, mids, regimes, ladders)
