@@ -1,0 +1,259 @@
+"""The persistence actor: the single SQLite writer, hourly online backups, and the read methods
+other actors rehydrate from (asking this actor rather than opening the file works on a cluster too).
+
+Writes (messages encoded with `messages.codec.ANY`, JournalRecords included):
+    submit(data) / submit_many([data, ...])   batched: committed within storage.flush_interval_ms
+    write_durable(data) -> bool               committed before it returns; False = a duplicate
+                                              (an order already journaled, a fill already stored)
+Reads (each flushes what is queued first, so a caller sees everything it submitted before):
+    strategy_state(name, market_id, interval_s, limit) -> dict   snapshot, candles, order seq info
+    risk_state() -> dict                                         breakers, kill switch, positions
+    open_orders(accounts) -> [StoredOrder msgpack]
+    known_orders(accounts, since_ns) -> [(account, client_order_index)]
+    fill_ids(accounts, since_ns) -> [(account, trade_id)]
+    fills(strategy=None, since_ns=0) -> [fill event bytes]; orders(...) -> [StoredOrder msgpack]
+    fills_after(strategy, offset) -> [fill event bytes]          in storage order, after the first offset
+
+Every write is idempotent on retry (orders and fills dedupe on their keys, latest-state tables keep
+the newest ts_event, candles upsert), so Ray retries calls in flight when this actor dies
+(MAX_TASK_RETRIES = -1). What was only queued (not durable) when it died is lost: at most one
+flush interval of candles, snapshots and journal records; orders and fills are always durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from actors.common import ActorContext, ActorShell
+from messages.codec import ANY, ORDER_EVENTS, STATE
+from storage import OPEN_STATUSES, StorageReader, StorageWriter, backup_database_async, list_backups
+
+_ORDER_ENCODER = msgspec.msgpack.Encoder()
+
+
+class PersistenceActor(ActorShell):
+    MAX_TASK_RETRIES = -1
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        storage = self.settings.storage
+        self.db_path = Path(storage.db_path)
+        self.writer = StorageWriter(
+            self.db_path,
+            flush_interval_ms=storage.flush_interval_ms,
+            flush_max_records=storage.flush_max_records,
+        )
+        self.backup_task: asyncio.Task[None] | None = None
+        self.last_backup: str | None = None
+        self.writes = 0
+        self.durable_writes = 0
+        self.decode_errors = 0
+
+    async def _start(self) -> None:
+        await self.writer.open()
+        self.log.info("database {} open", self.db_path)
+        self.backup_task = asyncio.ensure_future(self._backups())
+
+    async def _backups(self) -> None:
+        storage = self.settings.storage
+        while True:
+            await asyncio.sleep(storage.backup_interval_s)  # a period, not a wait for a condition
+            try:
+                await self.backup_now()
+            except Exception as exc:
+                self.note_error(f"backup failed: {type(exc).__name__}: {exc}")
+
+    async def backup_now(self) -> str:
+        storage = self.settings.storage
+        await self.writer.flush()
+        path = await backup_database_async(self.db_path, storage.backup_dir, keep=storage.keep_backups)
+        self.last_backup = str(path)
+        self.log.info("backup written: {} ({} kept)", path, len(list_backups(self.db_path, storage.backup_dir)))
+        return str(path)
+
+    # --- writes --------------------------------------------------------------------------------
+    def _decode(self, data: bytes) -> Any:
+        try:
+            return ANY.decode(data)
+        except msgspec.DecodeError as exc:
+            self.decode_errors += 1
+            raise ValueError(f"persistence: undecodable record ({exc})") from None
+
+    async def submit(self, data: bytes) -> None:
+        await self.ready()
+        self.writer.submit(self._decode(data))
+        self.writes += 1
+
+    async def submit_many(self, items: list[bytes]) -> int:
+        await self.ready()
+        for data in items:
+            try:
+                self.writer.submit(self._decode(data))
+            except (ValueError, TypeError) as exc:  # one bad record must not drop the rest
+                self.note_error(f"record dropped: {exc}")
+                continue
+            self.writes += 1
+        return len(items)
+
+    async def write_durable(self, data: bytes) -> bool:
+        await self.ready()
+        self.durable_writes += 1
+        return await self.writer.write_durable(self._decode(data))
+
+    async def write_durable_many(self, items: list[bytes]) -> list[bool]:
+        await self.ready()
+        futures = [self.writer.write_durable(self._decode(data)) for data in items]
+        self.durable_writes += len(items)
+        return list(await asyncio.gather(*futures))
+
+    async def flush(self) -> None:
+        await self.ready()
+        await self.writer.flush()
+
+    async def close(self) -> None:
+        """Flush and close (the supervisor's clean shutdown); later writes raise."""
+        await self.ready()
+        if self.backup_task is not None:
+            self.backup_task.cancel()
+        await self.writer.close()
+
+    # --- reads ---------------------------------------------------------------------------------
+    async def _read(self, fn: Any, *args: Any) -> Any:
+        await self.ready()
+        await self.writer.flush()
+
+        def run() -> Any:
+            with StorageReader(self.db_path) as reader:
+                return fn(reader, *args)
+
+        return await asyncio.to_thread(run)
+
+    async def strategy_state(self, name: str, market_id: int, interval_s: int, limit: int = 500) -> dict[str, Any]:
+        def read(db: StorageReader) -> dict[str, Any]:
+            snapshot = db.latest_snapshot(name)
+            candles = db.candles(name, market_id, interval_s, limit)
+            orders = db.orders(strategy=name, status=OPEN_STATUSES)
+            return {
+                "snapshot": STATE.encode(snapshot) if snapshot is not None else None,
+                "candles": [ANY.encode(c) for c in candles],
+                "open_orders": [_ORDER_ENCODER.encode(o) for o in orders],
+            }
+
+        return await self._read(read)
+
+    async def risk_state(self) -> dict[str, Any]:
+        def read(db: StorageReader) -> dict[str, Any]:
+            return {
+                "breakers": [STATE.encode(b) for b in db.breakers().values()],
+                "kill_switch": [ANY.encode(c) for c in db.kill_switch().values()],
+                "positions": [STATE.encode(p) for p in db.positions()],
+            }
+
+        return await self._read(read)
+
+    async def open_orders(self, accounts: list[int] | None = None) -> list[bytes]:
+        def read(db: StorageReader) -> list[bytes]:
+            rows = db.orders(status=OPEN_STATUSES)
+            return [_ORDER_ENCODER.encode(o) for o in rows if accounts is None or o.account_index in accounts]
+
+        return await self._read(read)
+
+    async def orders(self, strategy: str | None = None, account_index: int | None = None) -> list[bytes]:
+        def read(db: StorageReader) -> list[bytes]:
+            return [_ORDER_ENCODER.encode(o) for o in db.orders(strategy=strategy, account_index=account_index)]
+
+        return await self._read(read)
+
+    async def fills(self, strategy: str | None = None, since_ns: int = 0) -> list[bytes]:
+        def read(db: StorageReader) -> list[bytes]:
+            return [ORDER_EVENTS.encode(f) for f in db.fills_since(since_ns, strategy=strategy)]
+
+        return await self._read(read)
+
+    async def known_orders(self, accounts: list[int], since_ns: int = 0) -> list[tuple[int, int]]:
+        """(account, client_order_index) of every order journaled since since_ns (its approval)."""
+        await self.ready()
+        await self.writer.flush()
+        return await asyncio.to_thread(
+            _keys, self.db_path, "orders", "client_order_index", "sent_at", accounts, since_ns
+        )
+
+    async def fill_ids(self, accounts: list[int], since_ns: int = 0) -> list[tuple[int, int]]:
+        """(account, trade_id) of every fill stored since since_ns."""
+        await self.ready()
+        await self.writer.flush()
+        return await asyncio.to_thread(_keys, self.db_path, "fills", "trade_id", "ts_event", accounts, since_ns)
+
+    async def fills_after(self, strategy: str, offset: int) -> list[bytes]:
+        """The strategy's fills in the order they were stored, skipping the first `offset`
+        (a strategy that applied N fills asks for the rest after a restart)."""
+        await self.ready()
+        await self.writer.flush()
+
+        def read() -> list[bytes]:
+            conn = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
+            try:
+                rows = conn.execute(
+                    "SELECT trade_id, account_index, ts_event FROM fills WHERE strategy = ? ORDER BY id "
+                    "LIMIT -1 OFFSET ?", (strategy, offset)).fetchall()
+            finally:
+                conn.close()
+            if not rows:
+                return []
+            wanted = [(int(r[1]), int(r[0])) for r in rows]
+            with StorageReader(self.db_path) as db:
+                events = {(f.account_index, f.fill.trade_id): f
+                          for f in db.fills_since(min(int(r[2]) for r in rows), strategy=strategy)}
+            return [ORDER_EVENTS.encode(events[key]) for key in wanted if key in events]
+
+        return await asyncio.to_thread(read)
+
+    async def order_status(self, account_index: int, cois: list[int]) -> dict[int, str]:
+        """The stored status of these orders of an account (absent: never journaled)."""
+        def read(db: StorageReader) -> dict[int, str]:
+            out: dict[int, str] = {}
+            for coi in cois:
+                order = db.order(account_index, coi)
+                if order is not None:
+                    out[coi] = order.status
+            return out
+
+        return await self._read(read)
+
+    async def max_client_order_index(self, account_index: int) -> int | None:
+        return await self._read(lambda db: db.max_client_order_index(account_index))
+
+    # --- liveness ------------------------------------------------------------------------------
+    def stats(self) -> dict[str, float]:
+        return {
+            "writes": float(self.writes),
+            "durable_writes": float(self.durable_writes),
+            "pending": float(self.writer.pending),
+            "failed": float(self.writer.stats.get("failed", 0)),
+            "duplicate_fill": float(self.writer.stats.get("duplicate_fill", 0)),
+            "duplicate_order": float(self.writer.stats.get("duplicate_order", 0)),
+            "transactions": float(self.writer.stats.get("transactions", 0)),
+        }
+
+
+def _keys(path: Path, table: str, column: str, time_column: str, accounts: list[int],
+          since_ns: int) -> list[tuple[int, int]]:
+    """(account_index, <column>) of a table's rows for these accounts since a time, read-only.
+
+    Only for the fixed table/column names above (never user input)."""
+    if not accounts:
+        return []
+    marks = ", ".join("?" * len(accounts))
+    sql = (f"SELECT account_index, {column} FROM {table} WHERE account_index IN ({marks}) "
+           f"AND {time_column} >= ?")
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
+    try:
+        rows = conn.execute(sql, (*accounts, since_ns)).fetchall()
+    finally:
+        conn.close()
+    return [(int(r[0]), int(r[1])) for r in rows]

@@ -1,0 +1,529 @@
+"""The `router` actor: one OrderClient per account; journals every order durably before sending it,
+and turns the venue's account updates into order events.
+
+Commands (`on_command(OrderCommand, origin_ns)`, from risk only):
+- an order is journaled with `persistence.write_durable` BEFORE it is signed and sent; a command
+  whose (account, client_order_index) this router already handled, or that was journaled before
+  this incarnation started, is a duplicate and is never sent again (DESIGN invariant 2);
+- a send refused before anything left the process (`sent=False`, e.g. connection refused) is
+  retried a few times with the SAME client_order_index; a send of unknown fate (timeout, 5xx) is
+  not repeated: the account stream or a check of the venue's active orders settles it;
+- cancels use the venue's order index when known (else the client order index); cancel-all
+  cancels every open order of the account.
+
+Events: an `account_all/{a}` subscription per account (LighterWsClient) delivers the venue's
+order and trade updates, processed in arrival order by one task: trades first (each fill is
+written durably, deduplicated by (account, trade_id); a duplicate is dropped), then order
+statuses (canceled / expired end an order). Every event goes to risk, to the owning strategy
+(`strategy:<name>.on_order_event`) and to persistence (fills durably, the rest batched).
+`OrderAccepted` comes from the venue's answer to sendTx.
+
+Restart: before sending anything the router reloads the journaled keys and the open orders from
+storage and reconciles them with the venue: an open order still active at the venue is tracked
+again; one that is not is settled from the account stream's snapshot (its recent fills) and
+otherwise reported as canceled ("not at the venue after restart"), so its strategy may decide
+again. Never re-sent: a decision made before a crash is stale.
+
+Keys: only this actor holds API keys. It reads them in its own process (`load_config` of the
+profile path it is given, i.e. LT_API_KEY_<account>_<key index> or key_file); in paper mode, an
+account without a key gets a throwaway key from lighter.create_api_key() (the simulator does not
+verify signatures). Keys never travel through Ray and never appear in logs.
+
+Latency: `origin_ns` is when the feed received the market event behind the order; the router
+records origin -> the moment the signed order is sent (histogram lt_tick_to_order_ms, and
+`latencies()` for benchmarks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from typing import Any
+
+import msgspec
+
+from actors.common import NS_PER_MS, ActorContext, ActorShell, BoundedSet, Outbox, SeqCounter, wall_ns
+from messages.codec import ANY, COMMANDS, ORDER_EVENTS
+from messages.orders import (
+    CancelAllIntent,
+    CancelIntent,
+    Fill,
+    OrderAccepted,
+    OrderCanceled,
+    OrderCommand,
+    OrderEventMessage,
+    OrderExpired,
+    OrderFilled,
+    OrderIntent,
+    OrderPartiallyFilled,
+    OrderRejected,
+)
+from storage.loaders import StoredOrder
+
+ROUTER_ERROR = 40001  # OrderRejected.code when the router could not send an order
+NOT_ROUTABLE = 40002  # no client for the account
+SEND_RETRIES = 3
+UNKNOWN_FATE_CHECK_S = 3.0
+SNAPSHOT_WAIT_S = 10.0
+SIZE_EPS = 1e-9
+
+
+class _Order:
+    __slots__ = ("strategy", "account", "market", "coi", "side", "size", "is_exit", "filled", "order_index",
+                 "state", "origin_ns", "sent_ns", "resolved")
+
+    def __init__(self, strategy: str, account: int, market: int, coi: int, side: str, size: float,
+                 is_exit: bool, filled: float = 0.0, state: str = "pending", origin_ns: int = 0) -> None:
+        self.strategy = strategy
+        self.account = account
+        self.market = market
+        self.coi = coi
+        self.side = side
+        self.size = size
+        self.is_exit = is_exit
+        self.filled = filled
+        self.order_index: int | None = None
+        self.state = state  # pending | sent | unknown | open | done
+        self.origin_ns = origin_ns
+        self.sent_ns = 0
+        self.resolved = True  # False for orders reloaded at restart until the venue settled them
+
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+
+class RouterActor(ActorShell):
+    MAX_TASK_RETRIES = -1
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        self.accounts: dict[int, Any] = {}
+        for s in self.settings.enabled_strategies:
+            self.accounts.setdefault(s.account_index, s)
+        self.clients: dict[int, Any] = {}
+        self.rest: Any = None
+        self.ws: Any = None
+        self.orders: dict[tuple[int, int], _Order] = {}
+        self.known: set[tuple[int, int]] = set()
+        self.seen_fills = BoundedSet(1_000_000)
+        self.event_seq = SeqCounter()
+        self.events: asyncio.Queue[Any] = asyncio.Queue()
+        self.snapshots: dict[int, asyncio.Event] = {a: asyncio.Event() for a in self.accounts}
+        self.outbox = Outbox(self.sender, "persistence", "submit_many")
+        self.latencies_ms: deque[float] = deque(maxlen=100_000)
+        # stage timings of recent orders (ms): origin -> command received, journal, send
+        self.stage_ms: dict[str, deque[float]] = {k: deque(maxlen=10_000) for k in ("receive", "journal", "send")}
+        self.origins: dict[tuple[int, int], tuple[int, int]] = {}  # order -> (origin ns, intent ts_event)
+        self._origin_order: deque[tuple[int, int]] = deque()
+        self.counts: dict[str, int] = {"sent": 0, "accepted": 0, "rejected": 0, "fills": 0, "canceled": 0,
+                                       "duplicates": 0, "retries": 0, "unknown_fate": 0, "cancel_sent": 0}
+        self.consumer: asyncio.Task[None] | None = None
+        self.last_event_lag_ms = 0.0
+
+    # --- start-up ------------------------------------------------------------------------------
+    async def _start(self) -> None:
+        from venue.order_client import OrderClient
+        from venue.ratelimit import RateLimiter
+        from venue.rest import LighterRest
+        from venue.ws_client import LighterWsClient
+
+        url = self.settings.venue.url
+        self.rest = LighterRest(url)
+        specs = await self.retrying("market details", self.rest.order_book_details)
+        markets = {m: specs[m] for m in self.settings.markets if m in specs}
+        for account, (strategy, key) in self._keys().items():
+            rate = None if self.settings.mode == "paper" else RateLimiter(self.settings.risk.order_rate_per_min, 60.0)
+            self.clients[account] = await OrderClient.create(
+                url, account, strategy.api_key_index, key, markets, rate_limit=rate, sign_threads=1
+            )
+            del key
+        accounts = sorted(self.accounts)
+        self.known = {tuple(k) for k in await self.sender.call("persistence", "known_orders", accounts, 0,
+                                                                timeout_s=60.0)}  # type: ignore[misc]
+        for key in await self.sender.call("persistence", "fill_ids", accounts, 0, timeout_s=60.0):
+            self.seen_fills.add(tuple(key))
+        reloaded = await self._reload_open_orders(accounts)
+        self.consumer = asyncio.ensure_future(self._consume())
+        self.ws = LighterWsClient(self.settings.venue.ws_url, markets=(), accounts=accounts, on_event=self._on_ws)
+        await self.ws.start()
+        waits = [asyncio.wait_for(self.snapshots[a].wait(), timeout=SNAPSHOT_WAIT_S) for a in accounts]
+        results = await asyncio.gather(*waits, return_exceptions=True)
+        for account, result in zip(accounts, results, strict=True):
+            if isinstance(result, Exception):
+                self.note_error(f"no account snapshot for {account} within {SNAPSHOT_WAIT_S:g} s")
+        await self._settle_reloaded()
+        self.sender.send("risk", "resync")  # fills this router stored but could not deliver before a crash
+        self.log.info("routing for accounts {} ({} open orders reloaded)", accounts, reloaded)
+
+    def _keys(self) -> dict[int, tuple[Any, str]]:
+        """account -> (its strategy config, private key). Read here, in this process only."""
+        import lighter
+
+        from config.loader import api_key_env_name, load_config
+
+        loaded: dict[int, Any] = {}
+        if self.ctx.config_path:
+            settings = load_config(self.ctx.config_path)  # ConfigError names a field, never a key
+            loaded = {s.account_index: s.private_key for s in settings.strategies if s.private_key is not None}
+        out: dict[int, tuple[Any, str]] = {}
+        for account, strategy in self.accounts.items():
+            secret = loaded.get(account)
+            key = secret.get_secret_value() if secret is not None else None
+            if key is None:
+                key = os.environ.get(api_key_env_name(account, strategy.api_key_index)) or None
+            if key is None and self.settings.mode == "paper":
+                key, _public, error = lighter.create_api_key()
+                if error is not None or key is None:
+                    raise RuntimeError(f"cannot make a throwaway key for account {account}")
+                self.log.info("paper account {}: using a throwaway API key", account)
+            if key is None:
+                raise RuntimeError(f"no API key for account {account}: set "
+                                   f"{api_key_env_name(account, strategy.api_key_index)} or key_file")
+            out[account] = (strategy, key)
+        return out
+
+    async def _reload_open_orders(self, accounts: list[int]) -> int:
+        rows = await self.sender.call("persistence", "open_orders", accounts, timeout_s=60.0)
+        stored = [msgspec.msgpack.decode(r, type=StoredOrder) for r in rows]
+        active: dict[int, dict[int, Any]] = {}
+        for account in accounts:
+            active[account] = {}
+            for market in self.settings.markets:
+                orders = await self.retrying(f"active orders of {account}",
+                                             lambda a=account, m=market: self.rest.active_orders(a, m))
+                for o in orders:
+                    active[account][o.client_order_index] = o
+        for row in stored:
+            order = _Order(row.strategy, row.account_index, row.market_id, row.client_order_index, row.side,
+                           row.size, row.is_exit, filled=row.filled_size)
+            venue = active.get(row.account_index, {}).get(row.client_order_index)
+            if venue is not None:
+                order.state, order.order_index = "open", venue.order_index
+            else:
+                order.state, order.resolved = "unknown", False
+            self.orders[(row.account_index, row.client_order_index)] = order
+        return len(stored)
+
+    async def _settle_reloaded(self) -> None:
+        """Orders reloaded at start that neither the venue's active orders nor its snapshot settled."""
+        for order in list(self.orders.values()):
+            if order.resolved or order.done:
+                continue
+            order.resolved = True
+            if order.filled + SIZE_EPS >= order.size:
+                order.state = "done"
+                continue
+            self.log.warning("order {} of {} is not at the venue after restart: reported canceled",
+                             order.coi, order.strategy)
+            await self._finish(order, OrderCanceled(
+                strategy=order.strategy, account_index=order.account, market_id=order.market,
+                client_order_index=order.coi, reason="not at the venue after restart",
+                ts_event=wall_ns(), seq=self.event_seq.next()))
+
+    # --- commands ------------------------------------------------------------------------------
+    async def on_command(self, data: bytes, origin_ns: int = 0) -> str:
+        await self.ready()
+        command: OrderCommand = COMMANDS.decode(data)
+        intent = command.intent
+        if isinstance(intent, OrderIntent):
+            return await self._place(command, intent, origin_ns)
+        if isinstance(intent, CancelIntent):
+            return await self._cancel(command, intent)
+        return await self._cancel_all(command, intent)
+
+    async def _place(self, command: OrderCommand, intent: OrderIntent, origin_ns: int) -> str:
+        received_ns = wall_ns()
+        if origin_ns:
+            self.stage_ms["receive"].append((received_ns - origin_ns) / 1e6)
+        key = (intent.account_index, intent.client_order_index)
+        if key in self.orders or key in self.known:
+            self.counts["duplicates"] += 1
+            return "duplicate"
+        order = _Order(intent.strategy, intent.account_index, intent.market_id, intent.client_order_index,
+                       intent.side, intent.size, intent.is_exit, origin_ns=origin_ns)
+        self.orders[key] = order
+        if origin_ns:
+            self.origins[key] = (origin_ns, intent.ts_event)
+            self._origin_order.append(key)
+            if len(self._origin_order) > 100_000:
+                self.origins.pop(self._origin_order.popleft(), None)
+        client = self.clients.get(intent.account_index)
+        if client is None:
+            await self._finish(order, self._rejected(order, NOT_ROUTABLE, "no order client for the account",
+                                                     "router"))
+            return "rejected"
+        # journaled durably BEFORE sending; False = already journaled, which can only be this very
+        # command (a retry of this call after persistence restarted): keys journaled before this
+        # incarnation are in self.known and never reach this line
+        await self.sender.call("persistence", "write_durable", COMMANDS.encode(command), timeout_s=60.0)
+        self.stage_ms["journal"].append((wall_ns() - received_ns) / 1e6)
+        return await self._send(order, intent, client)
+
+    async def _send(self, order: _Order, intent: OrderIntent, client: Any) -> str:
+        from venue.order_client import NETWORK_ERROR, TxAccepted
+
+        is_ask = intent.side == "sell"
+        outcome: Any = None
+        for attempt in range(SEND_RETRIES + 1):
+            sent_ns = wall_ns()
+            if attempt == 0 and order.origin_ns:
+                latency = (sent_ns - order.origin_ns) / 1e6
+                self.latencies_ms.append(latency)
+                self.metrics.tick_to_order_ms.observe(latency)
+            order.sent_ns = sent_ns
+            if intent.kind == "market":
+                assert intent.worst_price is not None
+                outcome = await client.market_order(intent.market_id, is_ask, intent.size, intent.worst_price,
+                                                    reduce_only=intent.reduce_only,
+                                                    client_order_index=intent.client_order_index)
+            else:
+                assert intent.price is not None
+                outcome = await client.limit_order(intent.market_id, is_ask, intent.size, intent.price,
+                                                   tif=intent.tif, reduce_only=intent.reduce_only,
+                                                   client_order_index=intent.client_order_index,
+                                                   expiry_ms=intent.expiry_ms)
+            if attempt == 0:
+                self.stage_ms["send"].append((wall_ns() - sent_ns) / 1e6)
+            if isinstance(outcome, TxAccepted) or outcome.sent or outcome.code != NETWORK_ERROR:
+                break
+            self.counts["retries"] += 1  # nothing left this process: safe to send again, same index
+            await asyncio.sleep(0.2 * (attempt + 1))  # back-off before re-sending to an unreachable venue
+        self.counts["sent"] += 1
+        self.metrics.orders.inc(1, tags=self.metrics.tags(order.strategy))
+        if isinstance(outcome, TxAccepted):
+            if order.state == "pending":
+                order.state = "sent"
+            self.counts["accepted"] += 1
+            event = OrderAccepted(strategy=order.strategy, account_index=order.account, market_id=order.market,
+                                  client_order_index=order.coi, tx_hash=outcome.tx_hash,
+                                  order_index=order.order_index, ts_event=wall_ns(), seq=self.event_seq.next())
+            self._deliver(event)
+            return "accepted"
+        if outcome.sent and outcome.code == NETWORK_ERROR:
+            self.counts["unknown_fate"] += 1
+            order.state = "unknown"
+            self.log.warning("order {} of {}: fate unknown ({}); checking the venue", order.coi, order.strategy,
+                             outcome.reason)
+            asyncio.ensure_future(self._check_unknown(order))
+            return "unknown"
+        source = "venue" if outcome.sent else "router"
+        await self._finish(order, self._rejected(order, outcome.code, outcome.reason, source))
+        return "rejected"
+
+    async def _check_unknown(self, order: _Order) -> None:
+        await asyncio.sleep(UNKNOWN_FATE_CHECK_S)  # give the account stream time to report the order
+        if order.done or order.state != "unknown":
+            return
+        try:
+            active = await self.rest.active_orders(order.account, order.market)
+        except Exception as exc:
+            self.note_error(f"checking order {order.coi}: {type(exc).__name__}")
+            asyncio.ensure_future(self._check_unknown(order))
+            return
+        match = next((o for o in active if o.client_order_index == order.coi), None)
+        if match is not None:
+            order.state, order.order_index = "open", match.order_index
+        elif not order.done:
+            await self._finish(order, OrderCanceled(
+                strategy=order.strategy, account_index=order.account, market_id=order.market,
+                client_order_index=order.coi, reason="fate unknown: not at the venue",
+                ts_event=wall_ns(), seq=self.event_seq.next()))
+
+    def _rejected(self, order: _Order, code: int, reason: str, source: str) -> OrderRejected:
+        self.counts["rejected"] += 1
+        self.metrics.rejects.inc(1, tags=self.metrics.tags(order.strategy))
+        return OrderRejected(strategy=order.strategy, account_index=order.account, market_id=order.market,
+                             client_order_index=order.coi, code=code, reason=reason,
+                             source=source, ts_event=wall_ns(), seq=self.event_seq.next())  # type: ignore[arg-type]
+
+    async def _cancel(self, command: OrderCommand, intent: CancelIntent) -> str:
+        client = self.clients.get(intent.account_index)
+        if client is None:
+            return "rejected"
+        self.outbox.put(ANY.encode(command))
+        order = self.orders.get((intent.account_index, intent.client_order_index))
+        index = order.order_index if order is not None and order.order_index is not None else intent.client_order_index
+        outcome = await client.cancel(intent.market_id, index)
+        self.counts["cancel_sent"] += 1
+        return type(outcome).__name__
+
+    async def _cancel_all(self, command: OrderCommand, intent: CancelAllIntent) -> str:
+        client = self.clients.get(intent.account_index)
+        if client is None:
+            return "rejected"
+        self.outbox.put(ANY.encode(command))
+        outcome = await client.cancel_all()
+        self.counts["cancel_sent"] += 1
+        return type(outcome).__name__
+
+    # --- venue events --------------------------------------------------------------------------
+    def _on_ws(self, event: Any) -> None:
+        from venue.wire import AccountUpdated
+
+        if isinstance(event, AccountUpdated):
+            self.events.put_nowait((wall_ns(), event))
+
+    async def _consume(self) -> None:
+        while True:
+            received_ns, update = await self.events.get()
+            try:
+                await self._on_account(update)
+            except Exception as exc:  # one bad update must not stop the stream
+                self.note_error(f"account update: {type(exc).__name__}: {exc}")
+            self.last_event_lag_ms = (wall_ns() - received_ns) / 1e6
+
+    async def _on_account(self, update: Any) -> None:
+        account = update.account_index
+        for trade in sorted(update.trades, key=lambda t: t.trade_id):
+            await self._on_trade(account, trade)
+        for venue_order in update.orders:
+            await self._on_order(account, venue_order)
+        if update.is_snapshot:
+            event = self.snapshots.get(account)
+            if event is not None:
+                event.set()
+
+    def _order_for(self, account: int, coi: int) -> _Order | None:
+        order = self.orders.get((account, coi))
+        if order is None and (account, coi) in self.known:
+            strategy = self.accounts.get(account)
+            if strategy is not None:  # journaled by an earlier incarnation and since forgotten
+                order = _Order(strategy.name, account, strategy.market_id, coi, "buy", 0.0, False, state="done")
+        return order
+
+    async def _on_trade(self, account: int, trade: Any) -> None:
+        if trade.ask_account_id == account:
+            side, coi, order_index, ours_is_ask = "sell", trade.ask_client_id, trade.ask_id, True
+        elif trade.bid_account_id == account:
+            side, coi, order_index, ours_is_ask = "buy", trade.bid_client_id, trade.bid_id, False
+        else:
+            return
+        if (account, trade.trade_id) in self.seen_fills:
+            return
+        order = self._order_for(account, coi)
+        if order is None:
+            self.log.warning("fill {} on account {} for unknown order {}: left to risk's reconciliation",
+                             trade.trade_id, account, coi)
+            self.seen_fills.add((account, trade.trade_id))
+            return
+        if order.order_index is None:
+            order.order_index = order_index
+        is_maker = trade.is_maker_ask == ours_is_ask
+        fee_ppm = (trade.maker_fee if is_maker else trade.taker_fee) or 0.0
+        fee = trade.price * trade.size * fee_ppm / 1e6
+        order.filled += trade.size
+        remaining = max(0.0, order.size - order.filled) if order.size else 0.0
+        final = order.size > 0 and remaining <= SIZE_EPS
+        cls = OrderFilled if final else OrderPartiallyFilled
+        event = cls(strategy=order.strategy, account_index=account, market_id=trade.market_id,
+                    client_order_index=coi, side=side,  # type: ignore[arg-type]
+                    fill=Fill(trade_id=trade.trade_id, price=trade.price, size=trade.size, fee=fee, is_maker=is_maker),
+                    filled_total=order.filled, remaining=remaining,
+                    ts_event=trade.ts_ms * NS_PER_MS, seq=self.event_seq.next())
+        data = ORDER_EVENTS.encode(event)
+        stored = await self.sender.call("persistence", "write_durable", data, timeout_s=60.0)
+        self.seen_fills.add((account, trade.trade_id))
+        if not stored:
+            self.counts["duplicates"] += 1
+            return
+        self.counts["fills"] += 1
+        self.metrics.fills.inc(1, tags=self.metrics.tags(order.strategy))
+        if final:
+            order.state = "done"
+        self._deliver(event, persist=False)
+
+    async def _on_order(self, account: int, venue_order: Any) -> None:
+        order = self.orders.get((account, venue_order.client_order_index))
+        if order is None or order.done:
+            return
+        if venue_order.order_index:
+            order.order_index = venue_order.order_index
+        status = venue_order.status
+        if status == "open":
+            order.state = "open"
+            order.resolved = True
+            return
+        order.resolved = True
+        if status == "filled":
+            order.state = "done"
+            if order.filled + SIZE_EPS < order.size:
+                self.log.warning("order {} filled at the venue but only {:g} of {:g} seen in fills",
+                                 order.coi, order.filled, order.size)
+            return
+        if status.startswith("canceled"):
+            kind = OrderExpired if "expired" in status else OrderCanceled
+            if kind is OrderExpired:
+                event: OrderEventMessage = OrderExpired(
+                    strategy=order.strategy, account_index=account, market_id=order.market,
+                    client_order_index=order.coi, ts_event=venue_order.updated_at_ms * NS_PER_MS or wall_ns(),
+                    seq=self.event_seq.next())
+            else:
+                event = OrderCanceled(
+                    strategy=order.strategy, account_index=account, market_id=order.market,
+                    client_order_index=order.coi, reason=status,
+                    ts_event=venue_order.updated_at_ms * NS_PER_MS or wall_ns(), seq=self.event_seq.next())
+            await self._finish(order, event)
+
+    async def _finish(self, order: _Order, event: OrderEventMessage) -> None:
+        order.state = "done"
+        if isinstance(event, OrderCanceled | OrderExpired):
+            self.counts["canceled"] += 1
+        self._deliver(event)
+
+    def _deliver(self, event: OrderEventMessage, persist: bool = True) -> None:
+        data = ORDER_EVENTS.encode(event)
+        if persist:
+            self.outbox.put(data)
+        self.sender.send("risk", "on_order_event", data)
+        self.sender.send(f"strategy:{event.strategy}", "on_order_event", data)
+
+    # --- shutdown and queries ------------------------------------------------------------------
+    async def shutdown(self, cancel_orders: bool = True) -> dict[str, Any]:
+        """Cancel every open order (when asked), flush the journal, close the clients."""
+        await self.ready()
+        results: dict[str, Any] = {}
+        if cancel_orders:
+            for account, client in self.clients.items():
+                outcome = await client.cancel_all()
+                results[str(account)] = type(outcome).__name__
+        await self.outbox.flush()
+        await self.sender.drain()
+        if self.ws is not None:
+            await self.ws.stop()
+        for client in self.clients.values():
+            await client.close()
+        self.clients = {}
+        return results
+
+    async def latencies(self) -> list[float]:
+        """Origin (feed receipt of the market event) -> send, in ms, per order sent."""
+        return list(self.latencies_ms)
+
+    async def stage_timings(self) -> dict[str, list[float]]:
+        """Recent orders' stages in ms: receive (origin -> command here), journal (durable write),
+        send (sign + sendTx round trip)."""
+        return {k: list(v) for k, v in self.stage_ms.items()}
+
+    async def order_origins(self) -> list[tuple[int, int, int, int]]:
+        """(account, client_order_index, origin ns, intent ts_event ns) of the recent orders."""
+        return [(a, c, origin, ts) for (a, c), (origin, ts) in self.origins.items()]
+
+    async def open_orders(self) -> dict[str, int]:
+        """Open (not ended) orders per strategy, as far as this router knows."""
+        await self.ready()
+        out: dict[str, int] = {}
+        for order in self.orders.values():
+            if not order.done:
+                out[order.strategy] = out.get(order.strategy, 0) + 1
+        return out
+
+    def lag_ms(self) -> float:
+        return self.last_event_lag_ms
+
+    def stats(self) -> dict[str, float]:
+        out = {k: float(v) for k, v in self.counts.items()}
+        out["open"] = float(sum(1 for o in self.orders.values() if not o.done))
+        out["queue"] = float(self.events.qsize())
+        return out

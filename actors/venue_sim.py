@@ -1,0 +1,166 @@
+"""The `venue-sim` actor (paper mode): the local Lighter-compatible simulator in its own event loop.
+
+It runs `venue.sim.server.SimServer` on the configured host and port (venue.sim in the settings)
+and keeps an audit of every create-order transaction that reached it: (account, client order
+index, wall-clock ns on arrival, result code). Tests and benchmarks read it to check that no
+order was sent twice and when orders arrived; the other read methods expose the venue's truth
+(fills and positions per account) for the end-to-end checks.
+
+A restart of this actor is a restart of the paper venue: the new simulator starts from an empty
+engine (as a reset exchange would), so the supervisor does not expect one during a run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+from actors.common import ActorContext, ActorShell
+from venue.sim.server import SimServer
+from venue.sim.txinfo import CreateOrderTx, Tx
+
+
+class RecordingSimServer(SimServer):
+    """SimServer that records every create-order transaction it applies, and optionally when each
+    market event was applied and published (wall ns by event-time ms, the last 200,000)."""
+
+    def __init__(self, *args: Any, record_events: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.created: list[tuple[int, int, int, int]] = []  # (account, coi, arrival wall ns, code)
+        self.record_events = record_events
+        self.event_walls: dict[int, int] = {}
+        self._event_order: deque[int] = deque()
+
+    def apply_event(self, market_id: int, event: Any) -> None:
+        super().apply_event(market_id, event)
+        if self.record_events:
+            ms = self.now_ms
+            if ms not in self.event_walls:
+                self._event_order.append(ms)
+                if len(self._event_order) > 200_000:
+                    self.event_walls.pop(self._event_order.popleft(), None)
+            self.event_walls[ms] = time.time_ns()
+
+    def apply_tx(self, tx: Tx, wall_ms: int) -> tuple[int, str]:
+        arrived = time.time_ns()
+        code, message = super().apply_tx(tx, wall_ms)
+        if isinstance(tx, CreateOrderTx):
+            self.created.append((tx.account_index, tx.client_order_index, arrived, code))
+        return code, message
+
+
+def source_spec(source: str, path: str | None) -> str:
+    """The make_source spec of the settings' sim.source / source_path."""
+    if source == "synthetic":
+        return "synthetic"
+    if source == "candles":
+        return f"candles:{path}"
+    return f"binance:{path}"
+
+
+class VenueSimActor(ActorShell):
+    MAX_TASK_RETRIES = 0
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        self.sim: RecordingSimServer | None = None
+
+    async def _start(self) -> None:
+        cfg = self.settings.venue.sim
+        spec = source_spec(cfg.source, None if cfg.source_path is None else str(cfg.source_path))
+        self.sim = RecordingSimServer(
+            spec,
+            speed=cfg.speed,
+            seed=cfg.seed,
+            host=cfg.host,
+            port=cfg.port,
+            collateral=cfg.collateral,
+            maker_fee=cfg.maker_fee,
+            taker_fee=cfg.taker_fee,
+            record_events=bool(self.options.get("record_events", False)),
+        )
+        await self.sim.start()
+        self.log.info("paper venue at {} (source {}, speed {:g})", self.sim.url, spec, cfg.speed)
+
+    def _sim(self) -> RecordingSimServer:
+        if self.sim is None:
+            raise RuntimeError("the simulator is not started")
+        return self.sim
+
+    async def url(self) -> str:
+        await self.ready()
+        return self._sim().url
+
+    async def created_orders(self) -> list[tuple[int, int, int, int]]:
+        await self.ready()
+        return list(self._sim().created)
+
+    async def event_walls(self, event_ms: list[int]) -> dict[int, int]:
+        """When the market events of these event-time ms were published (option record_events)."""
+        await self.ready()
+        walls = self._sim().event_walls
+        return {ms: walls[ms] for ms in event_ms if ms in walls}
+
+    async def account_trades(self, account_index: int) -> list[dict[str, Any]]:
+        """The venue's fills of an account: trade_id, market_id, side, price, size, fee, ts_ms."""
+        await self.ready()
+        sim = self._sim()
+        out = []
+        for trade in sim.engine.account_trades(account_index):
+            spec = sim.markets[trade.market_id]
+            is_ask = trade.ask_account_id == account_index
+            taker_is_ask = not trade.is_maker_ask
+            fee = trade.taker_fee if taker_is_ask == is_ask else trade.maker_fee
+            out.append({
+                "trade_id": trade.trade_id,
+                "market_id": trade.market_id,
+                "side": "sell" if is_ask else "buy",
+                "price": spec.price_from_int(trade.price),
+                "size": spec.size_from_int(trade.size),
+                "fee": fee,
+                "client_order_index": trade.ask_client_id if is_ask else trade.bid_client_id,
+                "ts_ms": trade.ts_ms,
+            })
+        return out
+
+    async def positions(self, account_index: int) -> dict[int, float]:
+        """Signed position size per market of an account, in base units."""
+        await self.ready()
+        sim = self._sim()
+        account = sim.engine.account(account_index)
+        return {
+            market_id: sim.markets[market_id].size_from_int(position.size)
+            for market_id, position in account.positions.items()
+        }
+
+    async def active_orders(self, account_index: int) -> int:
+        await self.ready()
+        return len(self._sim().engine.active_orders(account_index))
+
+    async def state(self) -> dict[str, Any]:
+        await self.ready()
+        return self._sim().state()
+
+    async def set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
+        await self.ready()
+        sim = self._sim()
+        if sim.faults.update(body):
+            sim.drop_connections()
+        return sim.faults.snapshot()
+
+    async def stop(self) -> None:
+        if self.sim is not None:
+            await self.sim.stop()
+
+    def stats(self) -> dict[str, float]:
+        if self.sim is None:
+            return {}
+        counters = self.sim.counters
+        return {
+            "event_time_ms": float(self.sim.now_ms),
+            "orders": float(counters.orders),
+            "fills": float(counters.fills),
+            "rejects": float(counters.rejects),
+            "ws_clients": float(len(self.sim.publisher.clients)),
+        }

@@ -1,0 +1,258 @@
+"""Benchmark of the actor pipeline on the paper venue: `python scripts/bench_pipeline.py [--quick]`.
+
+Three phases, each a full system (every actor, 4 strategy actors on 4 accounts), one Ray:
+
+1. latency: the synthetic market paced to ~200 market events/s, the 4 strategies with parameters
+   that trade often (the test-only FAST_RSI_PARAMS of tests/ray_fixtures.py, copied below). For
+   every order: from the venue's publication of the market event behind it (the simulator records
+   when it applied each event, by event-time ms) to the order's arrival at the venue (the
+   simulator's audit of create-order transactions). -> tick_to_order_p50_ms / p99_ms. (The
+   candles are the strategy's default 15 s; at 2 s, the tests' choice, the 4 strategies'
+   per-candle snapshots alone would keep the 2 cores busy.)
+2. throughput: the synthetic market as fast as the simulator makes it, the 4 strategies with their
+   default parameters (they rarely trade). Market events/s the feed received and delivered into
+   every strategy actor (conflated where a strategy lagged), and the largest lag of a strategy
+   behind the feed's receipt of an event. -> events_per_s, max_lag_ms.
+3. recovery: SIGKILL of one strategy actor's worker mid-run (phase 1's set-up), to the first market
+   event the restarted, rehydrated actor processed. -> recovery_ms (median of 3 kills).
+
+Prints a table and, as its LAST line, one JSON object. Targets: p50 <= 3 ms, p99 <= 15 ms,
+>= 20,000 events/s with lag < 250 ms, recovery <= 1,500 ms. A benchmark, not a test: nothing is
+asserted. Uses only loopback sockets and temporary files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+FAST_PARAMS: dict[str, Any] = {
+    "candle_interval_s": 15, "rsi_period": 2, "bb_period": 3, "ema_fast": 2, "ema_slow": 3, "volume_window": 2,
+    "rsi_momentum_strength": 0.0, "bb_position_threshold": 0.5, "trend_confirmation_bps": 0.0,
+    "volatility_min_bps": 0.0, "volatility_max_bps": 1e6, "take_profit_bps": 2.0, "stop_loss_bps": 2.0,
+    "max_hold_s": 20, "volatility_interval_ms": 2000, "volatility_window": 3, "adaptive": False,
+    "retry_backoff_ms": 500,
+}
+SYNTHETIC_EVENTS_PER_S = 14.0  # the synthetic source's market events per second of event time
+STRATEGIES = 4
+
+
+def _port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _settings(tmp: Path, speed: float, fast: bool) -> Any:
+    from config.settings import AppSettings
+
+    port = _port()
+    strategies = [{"name": f"s{i}", "kind": "rsi_bb", "market_id": 2, "account_index": 7001 + i,
+                   "params": dict(FAST_PARAMS) if fast else {}} for i in range(STRATEGIES)]
+    return AppSettings.model_validate({
+        "mode": "paper",
+        "venue": {"url": f"http://127.0.0.1:{port}", "ws_url": f"ws://127.0.0.1:{port}/stream",
+                  "sim": {"source": "synthetic", "speed": speed, "seed": 11, "port": port, "collateral": 100_000.0}},
+        "markets": [2],
+        "strategies": strategies,
+        "risk": {"max_net_notional": 1e9, "order_rate_per_min": 100_000, "reconcile_interval_s": 600.0,
+                 "breakers": {"max_consecutive_losses": 100_000, "daily_loss_pct": 100.0, "max_drawdown_pct": 100.0}},
+        "storage": {"db_path": str(tmp / f"bench-{uuid.uuid4().hex[:6]}.db"), "backup_dir": str(tmp / "backups")},
+        "supervisor": {"heartbeat_interval_s": 1.0, "heartbeat_timeout_s": 30.0},
+        "log_level": "WARNING",
+    })
+
+
+def _get(handle: Any, method: str, *args: Any, timeout: float = 60.0) -> Any:
+    import ray
+
+    return ray.get(getattr(handle, method).remote(*args), timeout=timeout)
+
+
+def _stats(handle: Any) -> dict[str, float]:
+    from messages.codec import CONTROL
+
+    return dict(CONTROL.decode(_get(handle, "heartbeat")).stats)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _wait(predicate: Any, timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def latency_and_recovery(tmp: Path, seconds: float, kills: int) -> dict[str, Any]:
+    from supervisor import System
+
+    speed = 200.0 / SYNTHETIC_EVENTS_PER_S
+    system = System(_settings(tmp, speed, fast=True), namespace=f"bench-{uuid.uuid4().hex[:6]}",
+                    options={"venue-sim": {"record_events": True}})
+    system.start()
+    try:
+        sim, router, feed = system.handle("venue-sim"), system.handle("router"), system.handle("feed")
+        time.sleep(3.0)  # warm-up: the strategies build their first candles (a fixed span of the run)
+        arrivals_before = len(_get(sim, "created_orders"))
+        events_before = _stats(feed)["events_in"]
+        t0 = time.monotonic()
+        time.sleep(seconds)  # the measured span
+        elapsed = time.monotonic() - t0
+        events = _stats(feed)["events_in"] - events_before
+        created = _get(sim, "created_orders")[arrivals_before:]
+        origins = {(a, c): (o, ts) for a, c, o, ts in _get(router, "order_origins")}
+        walls = _get(sim, "event_walls", sorted({ts // 1_000_000 for _o, ts in origins.values()}))
+        latencies, from_feed = [], []
+        for account, coi, arrived, _code in created:
+            origin = origins.get((account, coi))
+            if origin is None:
+                continue
+            origin_ns, ts_event = origin
+            published = walls.get(ts_event // 1_000_000)
+            if published is not None and published <= arrived:
+                latencies.append((arrived - published) / 1e6)
+            from_feed.append((arrived - origin_ns) / 1e6)
+        stages = {k: (_percentile(v, 0.5), _percentile(v, 0.99)) for k, v in _get(router, "stage_timings").items()}
+        recoveries = []
+        for i in range(kills):
+            name = f"strategy:s{i % STRATEGIES}"
+            handle = system.handle(name)
+            before = _stats(handle)
+            killed = time.time_ns()
+            os.kill(int(before["pid"]), signal.SIGKILL)
+
+            def back(h: Any = handle, b: dict[str, float] = before) -> dict[str, float] | None:
+                try:
+                    s = _stats(h)
+                except Exception:
+                    return None
+                return s if s["incarnation_ms"] != b["incarnation_ms"] and s.get("first_event_ms", 0) > 0 else None
+
+            after = _wait(back, 60.0, f"{name} to restart")
+            recoveries.append(after["first_event_ms"] - killed / 1e6)
+            time.sleep(1.0)  # let the system settle between kills
+        return {
+            "events_per_s_offered": events / elapsed,
+            "orders": len(latencies),
+            "tick_to_order_p50_ms": _percentile(latencies, 0.50),
+            "tick_to_order_p99_ms": _percentile(latencies, 0.99),
+            "feed_to_order_p50_ms": _percentile(from_feed, 0.50),
+            "feed_to_order_p99_ms": _percentile(from_feed, 0.99),
+            "recovery_ms": statistics.median(recoveries) if recoveries else float("nan"),
+            "recoveries_ms": [round(r, 1) for r in recoveries],
+            "stages": stages,
+        }
+    finally:
+        system.stop(cancel_orders=False)
+
+
+def throughput(tmp: Path, seconds: float, speed: float) -> dict[str, Any]:
+    from supervisor import System
+
+    system = System(_settings(tmp, speed, fast=False), namespace=f"bench-{uuid.uuid4().hex[:6]}")
+    system.start()
+    try:
+        feed = system.handle("feed")
+        strategies = [system.handle(f"strategy:s{i}") for i in range(STRATEGIES)]
+        time.sleep(3.0)  # warm-up before the measured span
+        for handle in strategies:
+            _get(handle, "reset_max_lag")
+        before = _stats(feed)
+        covered_before = [_stats(h)["market_events"] for h in strategies]
+        t0 = time.monotonic()
+        time.sleep(seconds)  # the measured span
+        elapsed = time.monotonic() - t0
+        after = _stats(feed)
+        lags = [_get(h, "reset_max_lag") for h in strategies]
+        delivered = [(_stats(h)["market_events"] - b) / elapsed for h, b in zip(strategies, covered_before, strict=True)]
+        return {
+            "events_per_s": (after["events_in"] - before["events_in"]) / elapsed,
+            "delivered_per_strategy_per_s": [round(d) for d in delivered],
+            "max_lag_ms": max(lags),
+        }
+    finally:
+        system.stop(cancel_orders=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-s", type=float, default=30.0)
+    parser.add_argument("--throughput-s", type=float, default=20.0)
+    parser.add_argument("--throughput-speed", type=float, default=5000.0)
+    parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="short spans (a smoke run)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.latency_s, args.throughput_s, args.kills = 10.0, 8.0, 1
+
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    import ray
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    tmp = Path(tempfile.mkdtemp(prefix="lt-bench-"))
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024 * 1024,
+             _temp_dir=tempfile.mkdtemp(prefix="lt-bray-", dir="/tmp"), logging_level="ERROR", log_to_driver=False)
+    try:
+        lat = latency_and_recovery(tmp, args.latency_s, args.kills)
+        thr = throughput(tmp, args.throughput_s, args.throughput_speed)
+    finally:
+        ray.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows = [
+        ("market events/s offered (latency phase)", f"{lat['events_per_s_offered']:.0f}"),
+        ("orders measured", str(lat["orders"])),
+        ("tick -> order p50 / p99 (venue event -> venue)", f"{lat['tick_to_order_p50_ms']:.2f} / "
+                                                           f"{lat['tick_to_order_p99_ms']:.2f} ms (<= 3 / 15)"),
+        ("feed receipt -> venue p50 / p99", f"{lat['feed_to_order_p50_ms']:.2f} / {lat['feed_to_order_p99_ms']:.2f} ms"),
+        *((f"  router stage {k} p50 / p99", f"{p50:.2f} / {p99:.2f} ms") for k, (p50, p99) in lat["stages"].items()),
+        ("events/s into 4 strategy actors", f"{thr['events_per_s']:.0f} (>= 20000)"),
+        ("delivered per strategy (after conflation)", str(thr["delivered_per_strategy_per_s"])),
+        ("max strategy lag", f"{thr['max_lag_ms']:.1f} ms (< 250)"),
+        ("recovery after SIGKILL of a strategy", f"{lat['recovery_ms']:.0f} ms {lat['recoveries_ms']} (<= 1500)"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    result = {
+        "tick_to_order_p50_ms": round(lat["tick_to_order_p50_ms"], 3),
+        "tick_to_order_p99_ms": round(lat["tick_to_order_p99_ms"], 3),
+        "events_per_s": round(thr["events_per_s"], 1),
+        "max_lag_ms": round(thr["max_lag_ms"], 1),
+        "recovery_ms": round(lat["recovery_ms"], 1),
+        "orders": lat["orders"],
+        "events_per_s_offered_latency_phase": round(lat["events_per_s_offered"], 1),
+    }
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,454 @@
+"""The entry point: `python supervisor.py [--config PATH] [--duration S] [--source SRC] [--speed X]
+[--db PATH] [--dashboard | --no-dashboard] [--address ADDR] [--json-logs]`.
+
+Starts Ray (locally, or joins --address) with usage stats off and the dashboard, when asked for,
+on 127.0.0.1 only; in paper mode starts the simulator as the `venue-sim` actor; spawns the named
+actors of the configuration's child specs (namespace "trader", max_restarts=-1) and one
+`strategy:<name>` per enabled strategy; watches them; prints a status table every 10 s and a
+summary at the end. SIGINT/SIGTERM (or --duration) shut down cleanly: open orders are cancelled
+when `cancel_on_exit`, the journal is flushed, exit status 0. A bad configuration prints one line
+and exits 2; an actor that cannot start prints one line and exits 1.
+
+Supervision (after Erlang/OTP; rules in actors/health.py):
+- Ray restarts a crashed actor at once (max_restarts=-1) and the actor rehydrates itself from
+  SQLite and the venue (actors/common.py). The supervisor polls every actor's `heartbeat()`
+  every `supervisor.heartbeat_interval_s`; a new incarnation (its pid/start time changed) is a
+  restart, counted per child.
+- An actor silent for `heartbeat_timeout_s` (hung, or stuck restarting), or whose start-up
+  failed, is killed so that Ray starts it afresh, after an exponential back-off per child.
+- Restart intensity: more than `max_restarts` restarts of one child within `period_s` means the
+  system is not healing itself: trading is halted through the risk actor (Halt scope "all",
+  persisted, so it survives restarts) and the supervisor says so; an operator resumes.
+
+The `System` class below does all of this for one configuration; tests drive it in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from actors.common import NAMESPACE, ActorContext, configure_logging, settings_dump, wall_ns
+from actors.health import Backoff, HeartbeatWatch, RestartIntensity
+from config.settings import AppSettings, ChildSpec
+
+STATUS_INTERVAL_S = 10.0
+START_TIMEOUT_S = 120.0
+CALL_TIMEOUT_S = 10.0
+
+
+class StartError(RuntimeError):
+    """An actor could not start: str() is one line naming it and why."""
+
+
+def _import_class(path: str) -> type:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def absolute_paths(settings: AppSettings) -> AppSettings:
+    """The same settings with every file path absolute (actors may run in another directory)."""
+    data = settings.model_dump()
+    storage = data["storage"]
+    storage["db_path"] = Path(storage["db_path"]).expanduser().resolve()
+    storage["backup_dir"] = Path(storage["backup_dir"]).expanduser().resolve()
+    sim = data["venue"]["sim"]
+    if sim.get("source_path") is not None:
+        sim["source_path"] = Path(sim["source_path"]).expanduser().resolve()
+    for strategy in data["strategies"]:
+        if strategy.get("key_file") is not None:
+            strategy["key_file"] = Path(strategy["key_file"]).expanduser().resolve()
+    return AppSettings.model_validate(data)
+
+
+class _Child:
+    def __init__(self, spec: ChildSpec, handle: Any, intensity: RestartIntensity, backoff: Backoff) -> None:
+        self.spec = spec
+        self.handle = handle
+        self.intensity = intensity
+        self.backoff = backoff
+        self.pending: Any = None  # the heartbeat call in flight
+        self.incarnation: float | None = None
+        self.pid: int | None = None
+        self.restarts = 0
+        self.kill_at: float | None = None
+        self.escalated = False
+        self.stats: dict[str, float] = {}
+
+
+class System:
+    """One running system: its actors, their health, status and shutdown."""
+
+    def __init__(self, settings: AppSettings, *, namespace: str = NAMESPACE, config_path: str | None = None,
+                 json_logs: bool = False, options: dict[str, dict[str, Any]] | None = None) -> None:
+        self.settings = absolute_paths(settings)
+        self.namespace = namespace
+        self.config_path = config_path
+        self.json_logs = json_logs or settings.json_logs
+        self.options = options or {}
+        sup = self.settings.supervisor
+        self.watch = HeartbeatWatch(timeout_s=sup.heartbeat_timeout_s)
+        self.children: dict[str, _Child] = {}
+        self.halted_by_supervisor: str | None = None
+        self.started_at = time.monotonic()
+        self.log = logger.bind(actor="supervisor")
+
+    # --- start ---------------------------------------------------------------------------------
+    def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        import ray
+
+        sup = self.settings.supervisor
+        dump = settings_dump(self.settings)
+        specs = self.settings.child_specs()
+        now = time.monotonic()
+        for spec in specs:
+            cls = _import_class(spec.actor)
+            ctx = ActorContext(name=spec.name, settings=dump, namespace=self.namespace,
+                               config_path=self.config_path if spec.name == "router" else None,
+                               json_logs=self.json_logs, log_level=self.settings.log_level,
+                               options=self.options.get(spec.name, {}))
+            retries = getattr(cls, "MAX_TASK_RETRIES", 0)
+            handle = ray.remote(cls).options(
+                name=spec.name, namespace=self.namespace, max_restarts=-1, max_task_retries=retries,
+                num_cpus=spec.num_cpus, max_concurrency=1000,
+            ).remote(ctx)
+            self.children[spec.name] = _Child(spec, handle, RestartIntensity(sup.max_restarts, sup.period_s),
+                                              Backoff(sup.backoff_base_s, sup.backoff_max_s))
+        deadline = time.monotonic() + timeout_s
+        for spec in specs:  # in start order: each is ready before the next one is awaited
+            child = self.children[spec.name]
+            try:
+                info = ray.get(child.handle.start.remote(), timeout=max(1.0, deadline - time.monotonic()))
+            except Exception as exc:
+                raise StartError(f"actor {spec.name} failed to start: {_one_line(exc)}") from None
+            child.pid = info["pid"]
+            child.incarnation = float(info["incarnation_ns"] // 1_000_000)
+            self.watch.add(spec.name, now)
+            self.log.info("{} started (pid {})", spec.name, child.pid)
+        self.started_at = time.monotonic()
+
+    def handle(self, name: str) -> Any:
+        return self.children[name].handle
+
+    # --- health --------------------------------------------------------------------------------
+    def poll(self, wait_s: float = 1.0) -> None:
+        """One round of heartbeats: liveness, restarts, intensity, hung actors."""
+        import ray
+
+        from messages.codec import CONTROL
+
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.pending is None:
+                child.pending = child.handle.heartbeat.remote()
+        refs = {child.pending: child for child in self.children.values()}
+        ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=wait_s)
+        now = time.monotonic()
+        for ref in ready:
+            child = refs[ref]
+            child.pending = None
+            try:
+                beat = CONTROL.decode(ray.get(ref, timeout=CALL_TIMEOUT_S))
+            except Exception:
+                continue  # died with the call in flight: the next poll reaches the new incarnation
+            stats = dict(beat.stats)
+            child.stats = stats
+            name = child.spec.name
+            incarnation = stats.get("incarnation_ms")
+            if child.incarnation is not None and incarnation is not None and incarnation != child.incarnation:
+                self._restarted(child, now, int(stats.get("pid", 0)))
+            child.incarnation = incarnation
+            child.pid = int(stats.get("pid", 0)) or child.pid
+            self.watch.beat(name, beat.seq, beat.lag_ms, beat.last_error or "", now)
+            health = self.watch.children[name]
+            health.restarts = child.restarts
+            if stats.get("ready", 0.0) < 1.0:
+                health.state = "starting"
+            if stats.get("start_failed") and child.kill_at is None:
+                child.kill_at = now + child.backoff.next_delay(now)
+                self.log.error("{} failed to start ({}); restarting it", name, beat.last_error)
+        for name in self.watch.missing(now):
+            child = self.children[name]
+            if child.kill_at is None:
+                child.kill_at = now + child.backoff.next_delay(now)
+                self.log.error("{} sent no heartbeat for {:g} s: restarting it", name, self.watch.timeout_s)
+        for child in self.children.values():
+            if child.kill_at is not None and now >= child.kill_at:
+                child.kill_at = None
+                child.pending = None
+                try:
+                    ray.kill(child.handle, no_restart=False)
+                except Exception as exc:
+                    self.log.error("cannot restart {}: {}", child.spec.name, _one_line(exc))
+                self.watch.children[child.spec.name].state = "restarting"
+
+    def _restarted(self, child: _Child, now: float, pid: int) -> None:
+        child.restarts += 1
+        name = child.spec.name
+        within = child.intensity.record(now)
+        self.log.warning("{} restarted (now pid {}; {} restarts, {} in the last {:g} s)", name, pid,
+                         child.restarts, child.intensity.recent, child.intensity.period_s)
+        if not within and not child.escalated:
+            child.escalated = True
+            self.escalate(f"restart intensity exceeded: {name} restarted {child.intensity.recent} times "
+                          f"in {child.intensity.period_s:g} s")
+        elif within:
+            child.escalated = False
+
+    def escalate(self, reason: str) -> None:
+        """Halt all trading through risk (persisted) and say so loudly."""
+        import ray
+
+        from messages.codec import CONTROL
+        from messages.control import Halt
+
+        self.halted_by_supervisor = reason
+        self.log.critical("HALTING TRADING: {}", reason)
+        halt = Halt(reason=reason, scope="all", issued_by="supervisor", ts_event=wall_ns(), seq=int(time.time()))
+        try:
+            ray.get(self.handle("risk").control.remote(CONTROL.encode(halt)), timeout=30.0)
+        except Exception as exc:
+            self.log.critical("the halt did not reach risk ({}); risk refuses entries while it is down",
+                              _one_line(exc))
+
+    def control(self, kind: str, reason: str, scope: str = "all") -> list[str]:
+        import ray
+
+        from messages.codec import CONTROL
+        from messages.control import Flatten, Halt, Resume
+
+        cls = {"halt": Halt, "resume": Resume, "flatten": Flatten}[kind]
+        command = cls(reason=reason, scope=scope, issued_by="operator", ts_event=wall_ns(), seq=int(time.time()))
+        return ray.get(self.handle("risk").control.remote(CONTROL.encode(command)), timeout=30.0)
+
+    # --- status --------------------------------------------------------------------------------
+    def _call(self, name: str, method: str, *args: Any, timeout_s: float = 3.0) -> Any:
+        import ray
+
+        child = self.children.get(name)
+        if child is None:
+            return None
+        try:
+            return ray.get(getattr(child.handle, method).remote(*args), timeout=timeout_s)
+        except Exception:
+            return None
+
+    def status(self) -> dict[str, Any]:
+        open_orders = self._call("router", "open_orders") or {}
+        strategies = {}
+        for s in self.settings.enabled_strategies:
+            st = self._call(s.actor_name, "status")
+            strategies[s.name] = {
+                "account": s.account_index,
+                "position": None if st is None else st["position_size"],
+                "open_orders": open_orders.get(s.name, 0),
+                "realized_pnl": None if st is None else st["realized_pnl"],
+                "trades": None if st is None else st["trades"],
+            }
+        actors = {}
+        for name, health in self.watch.children.items():
+            actors[name] = {"state": health.state, "restarts": self.children[name].restarts,
+                            "lag_ms": health.lag_ms, "last_error": health.last_error}
+        return {"strategies": strategies, "actors": actors, "halted": self.halted_by_supervisor}
+
+    def status_table(self) -> str:
+        status = self.status()
+        lines = [f"{'strategy':<16} {'account':>8} {'position':>10} {'open':>5} {'pnl (net)':>12} {'trades':>7}"]
+        for name, row in status["strategies"].items():
+            pos = "?" if row["position"] is None else f"{row['position']:+.3f}"
+            pnl = "?" if row["realized_pnl"] is None else f"{row['realized_pnl']:+.4f}"
+            trades = "?" if row["trades"] is None else str(row["trades"])
+            lines.append(f"{name:<16} {row['account']:>8} {pos:>10} {row['open_orders']:>5} {pnl:>12} {trades:>7}")
+        lines.append(f"{'actor':<22} {'state':<10} {'restarts':>8} {'lag ms':>9}  last error")
+        for name, row in status["actors"].items():
+            lines.append(f"{name:<22} {row['state']:<10} {row['restarts']:>8} {row['lag_ms']:>9.1f}  "
+                         f"{(row['last_error'] or '-')[:60]}")
+        if status["halted"]:
+            lines.append(f"TRADING HALTED by the supervisor: {status['halted']}")
+        return "\n".join(lines)
+
+    # --- shutdown ------------------------------------------------------------------------------
+    def stop(self, cancel_orders: bool | None = None, kill: bool = True) -> dict[str, Any]:
+        """Clean shutdown: snapshots, cancel open orders, flush storage, stop the venue, kill actors."""
+        import ray
+
+        cancel = self.settings.cancel_on_exit if cancel_orders is None else cancel_orders
+        summary = self.status()
+        for s in self.settings.enabled_strategies:
+            self._call(s.actor_name, "flush", timeout_s=15.0)
+        result = self._call("router", "shutdown", cancel, timeout_s=30.0)
+        if cancel and result is not None:
+            self.log.info("open orders cancelled on exit: {}", result)
+        self._call("feed", "stop", timeout_s=10.0)
+        self._call("risk", "status", timeout_s=5.0)
+        self._call("persistence", "close", timeout_s=30.0)
+        self._call("venue-sim", "stop", timeout_s=10.0)
+        if kill:
+            for child in self.children.values():
+                try:
+                    ray.kill(child.handle, no_restart=True)
+                except Exception:  # already gone
+                    pass
+        return summary
+
+    # --- the CLI loop --------------------------------------------------------------------------
+    def run(self, duration_s: float | None, stop_event: threading.Event,
+            status_interval_s: float = STATUS_INTERVAL_S) -> None:
+        interval = self.settings.supervisor.heartbeat_interval_s
+        end = None if not duration_s else time.monotonic() + duration_s
+        next_status = time.monotonic() + status_interval_s
+        while not stop_event.is_set() and (end is None or time.monotonic() < end):
+            began = time.monotonic()
+            self.poll(wait_s=interval)
+            if time.monotonic() >= next_status:
+                next_status = time.monotonic() + status_interval_s
+                print(self.status_table(), flush=True)
+            rest = interval - (time.monotonic() - began)
+            if rest > 0:
+                stop_event.wait(rest if end is None else min(rest, max(0.0, end - time.monotonic())))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:400]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python supervisor.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="YAML profile (default: $LT_CONFIG, else config/paper.yaml)")
+    parser.add_argument("--duration", type=float, default=None, help="stop after S seconds (default: run until signalled)")
+    parser.add_argument("--source", help='paper venue market source: "synthetic", "candles:PATH" or "binance:PATH"')
+    parser.add_argument("--speed", type=float, help="paper venue replay speed (event time per wall time)")
+    parser.add_argument("--db", help="SQLite database path (overrides storage.db_path)")
+    dash = parser.add_mutually_exclusive_group()
+    dash.add_argument("--dashboard", dest="dashboard", action="store_true", default=None,
+                      help="start the Ray dashboard on 127.0.0.1 (token authentication stays on)")
+    dash.add_argument("--no-dashboard", dest="dashboard", action="store_false")
+    parser.add_argument("--address", help="join this Ray cluster instead of starting one")
+    parser.add_argument("--json-logs", action="store_true", default=None, help="log JSON lines")
+    parser.add_argument("--status-interval", type=float, default=STATUS_INTERVAL_S, help=argparse.SUPPRESS)
+    parser.add_argument("--namespace", default=NAMESPACE, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def apply_overrides(settings: AppSettings, args: argparse.Namespace) -> AppSettings:
+    """The CLI's overrides on top of the profile (validated again: ConfigError on a bad value)."""
+    from pydantic import ValidationError
+
+    from config.loader import ConfigError
+
+    data = settings.model_dump()
+    if args.source is not None:
+        kind, sep, path = args.source.partition(":")
+        kinds = {"synthetic": "synthetic", "candles": "candles", "binance": "recording", "recording": "recording"}
+        if kind not in kinds or (kind != "synthetic" and not path) or (kind == "synthetic" and sep):
+            raise ConfigError(f'--source: expected "synthetic", "candles:PATH" or "binance:PATH", got {args.source!r}')
+        if path and not Path(path).expanduser().is_file():
+            raise ConfigError(f"--source: file not found: {path}")
+        data["venue"]["sim"]["source"] = kinds[kind]
+        data["venue"]["sim"]["source_path"] = path or None
+    if args.speed is not None:
+        data["venue"]["sim"]["speed"] = args.speed
+    if args.db is not None:
+        data["storage"]["db_path"] = args.db
+    if args.dashboard is not None:
+        data["dashboard"] = args.dashboard
+    if args.json_logs:
+        data["json_logs"] = True
+    try:
+        return AppSettings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(first["msg"], field=field or None) from None
+
+
+def _init_ray(settings: AppSettings, address: str | None, namespace: str) -> Any:
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    import ray
+
+    common = {"namespace": namespace, "log_to_driver": True, "logging_level": "WARNING"}
+    if address:
+        return ray.init(address=address, **common)
+    return ray.init(include_dashboard=settings.dashboard, dashboard_host="127.0.0.1", **common)
+
+
+def _dashboard_note(context: Any) -> str | None:
+    url = getattr(context, "dashboard_url", None)
+    if not url:
+        return None
+    token_path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+    auth = os.environ.get("RAY_AUTH_MODE", "token")
+    if auth == "disabled":
+        how = "authentication is DISABLED (RAY_AUTH_MODE=disabled)"
+    else:
+        how = f"token authentication: send 'Authorization: Bearer <token>' with the token from {token_path}"
+    return f"Ray dashboard: http://{url} ({how})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from config.loader import ConfigError, exit_on_config_error, load_config, resolve_profile
+
+    args = _parse(argv)
+    configure_logging(json_logs=bool(args.json_logs))
+    with exit_on_config_error():
+        settings = apply_overrides(load_config(args.config), args)
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    log = logger.bind(actor="supervisor")
+    profile = str(resolve_profile(args.config).resolve())
+
+    stop_event = threading.Event()
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        log.warning("{} received: shutting down", signal.Signals(signum).name)
+        stop_event.set()
+
+    import ray
+
+    context = _init_ray(settings, args.address, args.namespace)
+    # after ray.init, which installs handlers of its own
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    note = _dashboard_note(context)
+    if note:
+        print(note, flush=True)
+    system = System(settings, namespace=args.namespace, config_path=profile, json_logs=settings.json_logs)
+    try:
+        try:
+            system.start()
+        except (StartError, ConfigError) as exc:
+            print(str(exc), file=sys.stderr, flush=True)
+            system.stop(kill=True)
+            return 1
+        log.info("trading ({} mode, {} strategies); status every {:g} s", settings.mode,
+                 len(settings.enabled_strategies), args.status_interval)
+        system.run(args.duration, stop_event, status_interval_s=args.status_interval)
+        print(system.status_table(), flush=True)
+        summary = system.stop()
+        print("summary: " + ", ".join(
+            f"{name}: {row['trades']} trades, pnl {row['realized_pnl']}, position {row['position']}"
+            for name, row in summary["strategies"].items()) + " | restarts: " + ", ".join(
+            f"{name} {row['restarts']}" for name, row in summary["actors"].items()), flush=True)
+        return 0
+    finally:
+        if not args.address:
+            ray.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
