@@ -12,8 +12,8 @@ and exits 2; an actor that cannot start prints one line and exits 1.
 Supervision (after Erlang/OTP; rules in actors/health.py):
 - Ray restarts a crashed actor at once (max_restarts=-1) and the actor rehydrates itself from
   SQLite and the venue (actors/common.py). The supervisor polls every actor's `heartbeat()`
-  every `supervisor.heartbeat_interval_s`; a new incarnation (its pid/start time changed) is a
-  restart, counted per child.
+  every `supervisor.heartbeat_interval_s`; restarts are counted per child from Ray's actor table
+  (so two restarts between polls count twice), else from a new incarnation in the heartbeat.
 - An actor silent for `heartbeat_timeout_s` (hung, or stuck restarting), or whose start-up
   failed, is killed so that Ray starts it afresh, after an exponential back-off per child.
 - Restart intensity: more than `max_restarts` restarts of one child within `period_s` means the
@@ -78,6 +78,7 @@ class _Child:
         self.intensity = intensity
         self.backoff = backoff
         self.pending: Any = None  # the heartbeat call in flight
+        self.pending_since = 0.0
         self.incarnation: float | None = None
         self.pid: int | None = None
         self.restarts = 0
@@ -148,9 +149,13 @@ class System:
         from messages.codec import CONTROL
 
         now = time.monotonic()
+        patience = max(2.0 * self.settings.supervisor.heartbeat_interval_s, 1.0)
         for child in self.children.values():
+            if child.pending is not None and now - child.pending_since > patience:
+                child.pending = None  # a call lost with a dead incarnation: ask the new one afresh
             if child.pending is None:
                 child.pending = child.handle.heartbeat.remote()
+                child.pending_since = now
         refs = {child.pending: child for child in self.children.values()}
         ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=wait_s)
         now = time.monotonic()
@@ -165,7 +170,12 @@ class System:
             child.stats = stats
             name = child.spec.name
             incarnation = stats.get("incarnation_ms")
-            if child.incarnation is not None and incarnation is not None and incarnation != child.incarnation:
+            counted = _ray_restarts(child.handle)  # Ray's own count: no restart is missed between polls
+            if counted is not None and counted > child.restarts:
+                for _ in range(counted - child.restarts):
+                    self._restarted(child, now, int(stats.get("pid", 0)))
+            elif counted is None and child.incarnation is not None and incarnation is not None \
+                    and incarnation != child.incarnation:
                 self._restarted(child, now, int(stats.get("pid", 0)))
             child.incarnation = incarnation
             child.pid = int(stats.get("pid", 0)) or child.pid
@@ -290,7 +300,6 @@ class System:
         if cancel and result is not None:
             self.log.info("open orders cancelled on exit: {}", result)
         self._call("feed", "stop", timeout_s=10.0)
-        self._call("risk", "status", timeout_s=5.0)
         self._call("persistence", "close", timeout_s=30.0)
         self._call("venue-sim", "stop", timeout_s=10.0)
         if kill:
@@ -316,6 +325,17 @@ class System:
             rest = interval - (time.monotonic() - began)
             if rest > 0:
                 stop_event.wait(rest if end is None else min(rest, max(0.0, end - time.monotonic())))
+
+
+def _ray_restarts(handle: Any) -> int | None:
+    """How many times Ray restarted the actor (GCS actor table; None if it cannot tell)."""
+    try:
+        from ray._private.state import actors
+
+        info = actors(handle._actor_id.hex())
+        return int(info["NumRestarts"])
+    except Exception:
+        return None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -288,8 +288,9 @@ async def _awaitable(ref: Any) -> Any:
 
 
 class Outbox:
-    """Batches bytes for one target method taking a list (persistence.submit_many): flushed every
-    `interval_s` or at `max_batch`, one call in flight at a time, order preserved."""
+    """Batches bytes for one target method taking a list (persistence.write_durable_many): flushed
+    every `interval_s` or at `max_batch`, one call in flight at a time, order preserved; a batch
+    whose call failed is sent again (the persistence actor's writes are idempotent)."""
 
     def __init__(self, sender: Sender, target: str, method: str, interval_s: float = 0.02, max_batch: int = 500):
         self.sender = sender
@@ -419,9 +420,13 @@ class ActorShell:
     def stats(self) -> dict[str, float]:
         return {}
 
+    def flush_metrics(self) -> None:
+        """Push counters kept locally to ray.util.metrics (once per heartbeat, not per event)."""
+
     async def heartbeat(self) -> bytes:
         self._beats += 1
         self.metrics.lag_ms.set(self.lag_ms())
+        self.flush_metrics()
         stats = {
             "pid": float(os.getpid()),
             "incarnation_ms": float(self.incarnation_ns // NS_PER_MS),

@@ -8,9 +8,10 @@ Per subscriber a pump task sends `on_batch(MARKET-encoded MarketBatch)`:
 - at most every `feed.batch_interval_ms` (an event after a quiet spell goes out at once); risk,
   which needs mids for its checks and the feed's liveness rather than every tick, at most every
   25 ms (option `intervals_ms` sets any subscriber's);
-- with at most `max_inflight` calls outstanding (option, default 2; Ray warns beyond 5,000
-  pending calls): while a subscriber lags, its events accumulate and are conflated (only the
-  latest book top per market survives; trades, candles and status changes never drop);
+- with one call in flight per subscriber (Ray warns beyond 5,000 pending calls, and each call
+  costs about 1 ms of CPU on this machine): while a subscriber lags, its events accumulate and
+  are conflated (only the latest book top per market survives; trades, candles and status
+  changes never drop);
 - an empty batch after `keepalive_s` (option, default 0.25 s) of silence, so that the risk
   actor can tell a quiet market from a dead feed (it fails closed on a silent feed);
 - a batch whose call failed (the subscriber died with it in flight) is put back in front.
@@ -42,7 +43,6 @@ class _Subscriber:
         self.interval_s = interval_s
         self.pending: list[MarketEventType] = []
         self.wake = asyncio.Event()
-        self.freed = asyncio.Event()
         self.inflight = 0
         self.seq = SeqCounter()
         self.last_send = 0.0
@@ -70,11 +70,11 @@ class FeedActor(ActorShell):
         self.subscribers = {name: _Subscriber(name, intervals.get(name, feed.batch_interval_ms) / 1000.0)
                             for name in names}
         self.keepalive_s = float(self.options.get("keepalive_s", 0.25))
-        self.max_inflight = int(self.options.get("max_inflight", 2))
         self.conflate_tops = feed.conflate_book_tops
         self.market_seq = {m: SeqCounter() for m in self.settings.markets}
         self.last_ts_event = 0
         self.events_in = 0
+        self._events_reported = 0
         self.malformed = 0
         self.client: Any = None
         self.first_batch_ns: int | None = None
@@ -133,7 +133,6 @@ class FeedActor(ActorShell):
         if not out:
             return
         self.events_in += len(out)
-        self.metrics.events.inc(len(out))
         self.last_ts_event = max(self.last_ts_event, max(e.ts_event for e in out))
         for sub in self.subscribers.values():
             if not sub.pending:
@@ -141,9 +140,11 @@ class FeedActor(ActorShell):
             sub.pending.extend(out)
             if len(sub.pending) > MAX_PENDING:
                 drop = len(sub.pending) - MAX_PENDING
+                if sub.dropped // 10_000 != (sub.dropped + drop) // 10_000 or not sub.dropped:
+                    self.note_error(f"subscriber {sub.name} is not consuming: oldest events dropped "
+                                    f"({sub.dropped + drop} so far)")
                 sub.dropped += drop
                 del sub.pending[:drop]
-                self.note_error(f"subscriber {sub.name} is not consuming: {drop} oldest events dropped")
             sub.wake.set()
 
     # --- the pump per subscriber -------------------------------------------------------------
@@ -157,23 +158,38 @@ class FeedActor(ActorShell):
                         await asyncio.wait_for(sub.wake.wait(), timeout=self.keepalive_s)
                     except TimeoutError:
                         pass  # nothing to send: a keepalive batch goes out below
-                while sub.inflight >= self.max_inflight:
-                    sub.freed.clear()
-                    await sub.freed.wait()
                 delay = sub.last_send + sub.interval_s - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)  # the batching window of feed.batch_interval_ms
-                self._send(sub, loop.time())
+                sent = self._send(sub, loop.time())
+                if sent is None:
+                    if self.conflate_tops:
+                        sub.pending = conflate(sub.pending)  # bounded by the trades while it is away
+                    await asyncio.sleep(0.05)  # the subscriber does not exist yet: look again soon
+                    continue
+                ref, events = sent
+                # one batch in flight per subscriber: what arrives meanwhile is conflated into the
+                # next one (awaited here rather than in a task per call: Ray calls are dear here)
+                try:
+                    await ref
+                except Exception as exc:  # the subscriber died with the batch in flight: send it again
+                    sub.failures += 1
+                    if events:
+                        sub.pending[:0] = events
+                    if sub.failures % 100 == 1:
+                        self.log.warning("batch to {} failed ({}); requeued", sub.name, type(exc).__name__)
+                finally:
+                    sub.inflight -= 1
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never let one subscriber's pump die
                 self.note_error(f"pump {sub.name}: {type(exc).__name__}: {exc}")
                 await asyncio.sleep(0.1)  # back-off after an unexpected error
 
-    def _send(self, sub: _Subscriber, now_s: float) -> None:
+    def _send(self, sub: _Subscriber, now_s: float) -> tuple[Any, list[MarketEventType]] | None:
         handle = self.peers.get(sub.name)
         if handle is None:
-            return  # not created yet; its events wait (conflated) in pending
+            return None  # not created yet; its events wait (conflated) in pending
         events = sub.pending
         sub.pending = []
         if self.conflate_tops and len(events) > 1:
@@ -194,22 +210,7 @@ class FeedActor(ActorShell):
         sub.events += len(events)
         if self.first_batch_ns is None and events:
             self.first_batch_ns = now
-        ref = handle.on_batch.remote(MARKET.encode(batch))
-        asyncio.ensure_future(self._watch(sub, ref, events))
-
-    async def _watch(self, sub: _Subscriber, ref: Any, events: list[MarketEventType]) -> None:
-        try:
-            await ref
-        except Exception as exc:  # the subscriber died with the batch in flight: send it again
-            sub.failures += 1
-            if events:
-                sub.pending[:0] = events
-                sub.wake.set()
-            if sub.failures % 100 == 1:
-                self.log.warning("batch to {} failed ({}); requeued", sub.name, type(exc).__name__)
-        finally:
-            sub.inflight -= 1
-            sub.freed.set()
+        return handle.on_batch.remote(MARKET.encode(batch)), events
 
     # --- control and liveness ------------------------------------------------------------------
     async def stop(self) -> None:
@@ -224,6 +225,11 @@ class FeedActor(ActorShell):
         book = self.client.book(market_id)
         bids, asks = book.top_bids(1), book.top_asks(1)
         return (bids[0][0], asks[0][0]) if bids and asks else None
+
+    def flush_metrics(self) -> None:
+        if self.events_in > self._events_reported:  # Ray's Counter.inc refuses 0
+            self.metrics.events.inc(self.events_in - self._events_reported)
+            self._events_reported = self.events_in
 
     def lag_ms(self) -> float:
         now = wall_ns()

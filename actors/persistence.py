@@ -5,6 +5,8 @@ Writes (messages encoded with `messages.codec.ANY`, JournalRecords included):
     submit(data) / submit_many([data, ...])   batched: committed within storage.flush_interval_ms
     write_durable(data) -> bool               committed before it returns; False = a duplicate
                                               (an order already journaled, a fill already stored)
+    write_durable_many([data, ...])           the same for a batch (what the actors' outboxes use,
+                                              so nothing they were told is stored can be lost)
 Reads (each flushes what is queued first, so a caller sees everything it submitted before):
     strategy_state(name, market_id, interval_s, limit) -> dict   snapshot, candles, order seq info
     risk_state() -> dict                                         breakers, kill switch, positions
@@ -106,10 +108,26 @@ class PersistenceActor(ActorShell):
         return await self.writer.write_durable(self._decode(data))
 
     async def write_durable_many(self, items: list[bytes]) -> list[bool]:
+        """Commit all of them (one transaction when they arrive together) before returning; a
+        record that cannot be stored is logged and answered False, never retried by the caller."""
         await self.ready()
-        futures = [self.writer.write_durable(self._decode(data)) for data in items]
+        futures: list[Any] = []
+        for data in items:
+            try:
+                futures.append(self.writer.write_durable(self._decode(data)))
+            except (ValueError, TypeError) as exc:
+                self.note_error(f"record dropped: {exc}")
+                futures.append(_false())
         self.durable_writes += len(items)
-        return list(await asyncio.gather(*futures))
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        out = []
+        for result in results:
+            if isinstance(result, BaseException):
+                self.note_error(f"durable write failed: {type(result).__name__}: {result}")
+                out.append(False)
+            else:
+                out.append(bool(result))
+        return out
 
     async def flush(self) -> None:
         await self.ready()
@@ -239,6 +257,10 @@ class PersistenceActor(ActorShell):
             "duplicate_order": float(self.writer.stats.get("duplicate_order", 0)),
             "transactions": float(self.writer.stats.get("transactions", 0)),
         }
+
+
+async def _false() -> bool:
+    return False
 
 
 def _keys(path: Path, table: str, column: str, time_column: str, accounts: list[int],

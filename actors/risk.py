@@ -25,7 +25,10 @@ An approval during the venue round trip voids that attempt (retried shortly). A 
 logged (warning) and corrected to the venue, never silently ignored.
 
 Restart: breakers and the kill switch come back from storage (a restart clears neither), positions
-from storage and then the venue. Calls in flight are retried by Ray (MAX_TASK_RETRIES = -1): an
+from storage and then the venue (the first reconciliation after a start adopts the venue's figures
+without calling it a mismatch: storage may trail the venue by the fills of a crash). A trip is
+written durably at once; other breaker and position updates go through the durable outbox (20 ms).
+When the router restarts it asks `resync()`: stored fills never delivered here are applied. Calls in flight are retried by Ray (MAX_TASK_RETRIES = -1): an
 intent is deduplicated on (account, client_order_index) and the router journals each order once,
 so a retried intent can never make a second order; fills dedupe on (account, trade_id).
 """
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,14 +163,18 @@ class RiskActor(ActorShell):
         self.inflight: dict[int, dict[int, float]] = defaultdict(dict)  # account -> coi -> approved at
         self.approvals: dict[int, int] = defaultdict(int)
         self.reconciled_at: dict[int, float] = {}
-        self.mismatches = 0
+        self.mismatches = 0  # found by the periodic reconciliation: our netting was wrong
+        self.start_adjustments = 0  # found by the first one after a start: storage trailed the venue
         self.reconciles = 0
         self.last_batch_mono: float | None = None
         self.last_batch_lag_ms = 0.0
         self.event_time_ns = 0
+        self.events_in = 0
+        self._events_reported = 0
         self.flatten_seq = int(time.time() * 1000) & 0xFFFFFFFF
         self.counts: dict[str, int] = defaultdict(int)
-        self.journal = Outbox(self.sender, "persistence", "submit_many")
+        self.intent_lag_ms: deque[float] = deque(maxlen=10_000)  # origin -> intent here (benchmarks)
+        self.journal = Outbox(self.sender, "persistence", "write_durable_many")
         self.reconcile_task: asyncio.Task[None] | None = None
         # storage keeps the newest row per key by ts_event: ours only ever move forward
         self.position_ts = 0
@@ -253,7 +260,13 @@ class RiskActor(ActorShell):
             self.seen_fills.add((account_index, trade_id))
         engine = self._engine()
         venue = {p.market_id: (p.size, p.avg_entry_price) for p in info.positions}
+        first = account not in self.reconciled_at
         for mismatch in engine.reconcile(account, venue):
+            if first:  # storage may trail the venue by the fills of a crash: adopted, not a netting error
+                self.start_adjustments += 1
+                self.log.info("account {} market {}: stored position {:+g}, venue {:+g}; adopted the venue's",
+                              mismatch.account_index, mismatch.market_id, mismatch.ours, mismatch.venue)
+                continue
             self.mismatches += 1
             self.log.warning("position mismatch on account {} market {}: ours {:+g}, venue {:+g}; adopted the venue's",
                              mismatch.account_index, mismatch.market_id, mismatch.ours, mismatch.venue)
@@ -315,8 +328,7 @@ class RiskActor(ActorShell):
                 engine.on_book_top(event.market_id, event.bid, event.ask)
             elif isinstance(event, FeedStatus):
                 engine.on_feed_status(event.market_id, event.stale)
-        if batch.events:
-            self.metrics.events.inc(len(batch.events))
+        self.events_in += len(batch.events)
         if batch.ts_event > self.event_time_ns:
             self.event_time_ns = batch.ts_event
             engine.on_time(batch.ts_event // NS_PER_MS)
@@ -328,6 +340,8 @@ class RiskActor(ActorShell):
     async def on_intent(self, data: bytes, origin_ns: int = 0) -> str:
         """Check one intent; returns "approved", "duplicate" or the refusal code."""
         await self.ready()
+        if origin_ns:
+            self.intent_lag_ms.append((wall_ns() - origin_ns) / 1e6)
         intent = INTENTS.decode(data)
         engine = self._engine()
         if isinstance(intent, OrderIntent):
@@ -370,7 +384,24 @@ class RiskActor(ActorShell):
 
     def _command(self, intent: OrderIntent | CancelIntent | CancelAllIntent, origin_ns: int) -> None:
         command = OrderCommand(intent=intent, ts_event=wall_ns(), seq=self.cmd_seq.next())
-        self.sender.send("router", "on_command", COMMANDS.encode(command), origin_ns)
+        router = self.peers.get("router")
+        if router is None:
+            self.note_error("no router: command dropped")
+            return
+        ref = router.on_command.remote(COMMANDS.encode(command), origin_ns)
+        if isinstance(intent, OrderIntent):
+            asyncio.ensure_future(self._command_result(intent, ref))
+
+    async def _command_result(self, intent: OrderIntent, ref: Any) -> None:
+        """A command the router already had (a retried intent after this actor restarted) brings no
+        events: it is not in flight on our account."""
+        try:
+            result = await ref
+        except Exception as exc:
+            self.note_error(f"router refused a command: {type(exc).__name__}: {exc}")
+            result = "failed"
+        if result in ("duplicate", "failed"):
+            self.inflight[intent.account_index].pop(intent.client_order_index, None)
 
     def _refuse(self, intent: OrderIntent | CancelIntent, decision: Decision) -> None:
         self.counts["refused"] += 1
@@ -495,6 +526,15 @@ class RiskActor(ActorShell):
             self.approvals[intent.account_index] += 1
             self._command(intent, 0)
 
+    async def intent_lags(self) -> list[float]:
+        """Recent intents: from the feed's receipt of the market event behind them to here (ms)."""
+        return list(self.intent_lag_ms)
+
+    async def flush(self) -> None:
+        """Everything queued for storage (positions, breakers, refusals) committed."""
+        await self.ready()
+        await self.journal.flush()
+
     # --- queries -------------------------------------------------------------------------------
     async def position(self, account_index: int, market_id: int) -> dict[str, Any]:
         """The netted position (venue-reconciled) of one account and market."""
@@ -521,9 +561,16 @@ class RiskActor(ActorShell):
             "feed_alive": self.feed_alive(),
             "reconciled": sorted(self.reconciled_at),
             "mismatches": self.mismatches,
-            "inflight": sum(len(orders) for orders in self.inflight.values()),
+            "start_adjustments": self.start_adjustments,
+            "inflight": sum(1 for account in self.accounts if self._busy(account)
+                            for _ in self.inflight[account]),
             "counts": dict(self.counts),
         }
+
+    def flush_metrics(self) -> None:
+        if self.events_in > self._events_reported:  # Ray's Counter.inc refuses 0
+            self.metrics.events.inc(self.events_in - self._events_reported)
+            self._events_reported = self.events_in
 
     def lag_ms(self) -> float:
         return self.last_batch_lag_ms

@@ -111,7 +111,7 @@ class RouterActor(ActorShell):
         self.event_seq = SeqCounter()
         self.events: asyncio.Queue[Any] = asyncio.Queue()
         self.snapshots: dict[int, asyncio.Event] = {a: asyncio.Event() for a in self.accounts}
-        self.outbox = Outbox(self.sender, "persistence", "submit_many")
+        self.outbox = Outbox(self.sender, "persistence", "write_durable_many")
         self.latencies_ms: deque[float] = deque(maxlen=100_000)
         # stage timings of recent orders (ms): origin -> command received, journal, send
         self.stage_ms: dict[str, deque[float]] = {k: deque(maxlen=10_000) for k in ("receive", "journal", "send")}
@@ -496,6 +496,11 @@ class RouterActor(ActorShell):
             await client.close()
         self.clients = {}
         return results
+
+    async def flush(self) -> None:
+        """Every order event queued for storage committed."""
+        await self.ready()
+        await self.outbox.flush()
 
     async def latencies(self) -> list[float]:
         """Origin (feed receipt of the market event) -> send, in ms, per order sent."""

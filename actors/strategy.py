@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Any
 
 import msgspec
@@ -90,6 +91,7 @@ class StrategyActor(ActorShell):
         self.order_seq = 0
         self.seq_hi = 0
         self.reserving: asyncio.Task[None] | None = None
+        self.reserving_hi = 0
         self.fills_applied = 0
         self.recent_fills = BoundedSet(RECENT_FILLS * 10)
         self.recent_order: list[int] = []
@@ -100,13 +102,15 @@ class StrategyActor(ActorShell):
         self.caught_up = 0
         self.msg_seq = SeqCounter()
         self.batches = SeqTracker(self.name)
-        self.outbox = Outbox(self.sender, "persistence", "submit_many")
+        self.outbox = Outbox(self.sender, "persistence", "write_durable_many")
         self.snapshot_ts = 0
         self.last_event_ns = 0
         self.last_lag_ms = 0.0
         self.max_lag_ms = 0.0
+        self.decision_lag_ms: deque[float] = deque(maxlen=10_000)  # origin -> intent sent (benchmarks)
         self.events = 0
         self.market_events = 0
+        self._events_reported = 0
         self.intents_sent = 0
         self.first_event_ns: int | None = None
         self.position_mismatch: str | None = None
@@ -325,13 +329,18 @@ class StrategyActor(ActorShell):
             )
             self.intents[intent.client_order_index] = intent
             self.intent_sent[intent.client_order_index] = time.monotonic()
+            if origin_ns:
+                self.decision_lag_ms.append((wall_ns() - origin_ns) / 1e6)
             self.intents_sent += 1
             self.metrics.orders.inc(1, tags=self.metrics.tags(self.strategy_name))
             self.sender.send("risk", "on_intent", INTENTS.encode(intent), origin_ns)
 
     async def _reserve(self) -> None:
-        self.seq_hi = self.order_seq + SEQ_BLOCK
+        """Reserve the next block durably; indices of it are used only once that write committed
+        (every snapshot written meanwhile already carries the new bound)."""
+        self.reserving_hi = self.order_seq + SEQ_BLOCK
         await self._write_snapshot(durable=True)
+        self.seq_hi = max(self.seq_hi, self.reserving_hi)
 
     # --- catching up with storage -------------------------------------------------------------
     async def _catch_up_loop(self) -> None:
@@ -465,7 +474,7 @@ class StrategyActor(ActorShell):
         envelope = {
             "v": SNAPSHOT_VERSION,
             "strategy": self.strategy.snapshot(),
-            "seq_hi": self.seq_hi,
+            "seq_hi": max(self.seq_hi, self.reserving_hi),
             "fills_applied": self.fills_applied,
             "recent_fills": self.recent_order[-RECENT_FILLS:],
             "candles": self.candles.to_state() if self.candles is not None else None,
@@ -494,6 +503,10 @@ class StrategyActor(ActorShell):
                    position_mismatch=self.position_mismatch)
         return out
 
+    async def decision_lags(self) -> list[float]:
+        """Recent intents: from the feed's receipt of the market event behind them to their send (ms)."""
+        return list(self.decision_lag_ms)
+
     async def reset_max_lag(self) -> float:
         value, self.max_lag_ms = self.max_lag_ms, 0.0
         return value
@@ -506,6 +519,11 @@ class StrategyActor(ActorShell):
         await self.ready()
         await self._write_snapshot()
         await self.outbox.flush()
+
+    def flush_metrics(self) -> None:
+        if self.market_events > self._events_reported:  # Ray's Counter.inc refuses 0
+            self.metrics.events.inc(self.market_events - self._events_reported)
+            self._events_reported = self.market_events
 
     def lag_ms(self) -> float:
         return self.last_lag_ms

@@ -18,7 +18,8 @@ Three phases, each a full system (every actor, 4 strategy actors on 4 accounts),
 
 Prints a table and, as its LAST line, one JSON object. Targets: p50 <= 3 ms, p99 <= 15 ms,
 >= 20,000 events/s with lag < 250 ms, recovery <= 1,500 ms. A benchmark, not a test: nothing is
-asserted. Uses only loopback sockets and temporary files.
+asserted. Uses only loopback sockets and temporary files. A baseline first measures Ray alone:
+two fire-and-forget hops between idle async actors (every hop of the pipeline pays at least that).
 """
 
 from __future__ import annotations
@@ -59,12 +60,13 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _settings(tmp: Path, speed: float, fast: bool) -> Any:
+def _settings(tmp: Path, speed: float, fast: bool, candle_s: int = 15) -> Any:
     from config.settings import AppSettings
 
     port = _port()
     strategies = [{"name": f"s{i}", "kind": "rsi_bb", "market_id": 2, "account_index": 7001 + i,
-                   "params": dict(FAST_PARAMS) if fast else {}} for i in range(STRATEGIES)]
+                   "params": {**FAST_PARAMS, "candle_interval_s": candle_s} if fast else {}}
+                  for i in range(STRATEGIES)]
     return AppSettings.model_validate({
         "mode": "paper",
         "venue": {"url": f"http://127.0.0.1:{port}", "ws_url": f"ws://127.0.0.1:{port}/stream",
@@ -109,12 +111,14 @@ def _wait(predicate: Any, timeout_s: float, what: str) -> Any:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def latency_and_recovery(tmp: Path, seconds: float, kills: int) -> dict[str, Any]:
+def latency_and_recovery(tmp: Path, seconds: float, kills: int, events_per_s: float = 200.0,
+                         candle_s: int = 15) -> dict[str, Any]:
     from supervisor import System
 
-    speed = 200.0 / SYNTHETIC_EVENTS_PER_S
-    system = System(_settings(tmp, speed, fast=True), namespace=f"bench-{uuid.uuid4().hex[:6]}",
-                    options={"venue-sim": {"record_events": True}})
+    speed = events_per_s / SYNTHETIC_EVENTS_PER_S
+    options: dict[str, dict[str, Any]] = {"venue-sim": {"record_events": True}}
+    system = System(_settings(tmp, speed, fast=True, candle_s=candle_s), namespace=f"bench-{uuid.uuid4().hex[:6]}",
+                    options=options)
     system.start()
     try:
         sim, router, feed = system.handle("venue-sim"), system.handle("router"), system.handle("feed")
@@ -138,7 +142,10 @@ def latency_and_recovery(tmp: Path, seconds: float, kills: int) -> dict[str, Any
             if published is not None and published <= arrived:
                 latencies.append((arrived - published) / 1e6)
             from_feed.append((arrived - origin_ns) / 1e6)
-        stages = {k: (_percentile(v, 0.5), _percentile(v, 0.99)) for k, v in _get(router, "stage_timings").items()}
+        timings = {"strategy decided": [x for i in range(STRATEGIES)
+                                        for x in _get(system.handle(f"strategy:s{i}"), "decision_lags")],
+                   "risk received": _get(system.handle("risk"), "intent_lags"), **_get(router, "stage_timings")}
+        stages = {k: (_percentile(v, 0.5), _percentile(v, 0.99)) for k, v in timings.items()}
         recoveries = []
         for i in range(kills):
             name = f"strategy:s{i % STRATEGIES}"
@@ -183,21 +190,74 @@ def throughput(tmp: Path, seconds: float, speed: float) -> dict[str, Any]:
         time.sleep(3.0)  # warm-up before the measured span
         for handle in strategies:
             _get(handle, "reset_max_lag")
+        sim = system.handle("venue-sim")
+        sim_before = _get(sim, "state")["counters"]["source_events"]
         before = _stats(feed)
         covered_before = [_stats(h)["market_events"] for h in strategies]
         t0 = time.monotonic()
         time.sleep(seconds)  # the measured span
         elapsed = time.monotonic() - t0
         after = _stats(feed)
+        sim_events = _get(sim, "state")["counters"]["source_events"] - sim_before
         lags = [_get(h, "reset_max_lag") for h in strategies]
         delivered = [(_stats(h)["market_events"] - b) / elapsed for h, b in zip(strategies, covered_before, strict=True)]
         return {
             "events_per_s": (after["events_in"] - before["events_in"]) / elapsed,
+            "venue_events_per_s": sim_events / elapsed,
             "delivered_per_strategy_per_s": [round(d) for d in delivered],
             "max_lag_ms": max(lags),
         }
     finally:
         system.stop(cancel_orders=False)
+
+
+def ray_two_hops(n: int = 200, interval_s: float = 0.05) -> dict[str, float]:
+    """Baseline: Ray alone, A -> B -> C fire-and-forget between async actors doing nothing else,
+    20 messages a second. Every hop of the pipeline pays this."""
+    import asyncio
+
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class Sink:
+        def __init__(self) -> None:
+            self.lat: list[float] = []
+
+        async def f(self, t0: int) -> None:
+            self.lat.append((time.time_ns() - t0) / 1e6)
+
+        async def get(self) -> list[float]:
+            return self.lat
+
+    @ray.remote(num_cpus=0)
+    class Hop:
+        def __init__(self, sink: Any) -> None:
+            self.sink = sink
+            self.tasks: set[Any] = set()
+
+        async def f(self, t0: int) -> None:
+            task = asyncio.ensure_future(self._wait(self.sink.f.remote(t0)))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+        async def _wait(self, ref: Any) -> None:
+            await ref
+
+    @ray.remote(num_cpus=0)
+    class Source:
+        def __init__(self, hop: Any) -> None:
+            self.hop = hop
+
+        async def run(self, n: int, interval_s: float) -> None:
+            for _ in range(n):
+                self.hop.f.remote(time.time_ns())
+                await asyncio.sleep(interval_s)  # the message rate
+
+    sink = Sink.remote()
+    source = Source.remote(Hop.remote(sink))
+    ray.get(source.run.remote(n, interval_s), timeout=120)
+    lat = _wait(lambda: (v := ray.get(sink.get.remote(), timeout=30)) and len(v) >= n and v, 30, "the sink")
+    return {"p50": _percentile(lat, 0.5), "p99": _percentile(lat, 0.99)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throughput-s", type=float, default=20.0)
     parser.add_argument("--throughput-speed", type=float, default=5000.0)
     parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument("--events-per-s", type=float, default=200.0, help="market events/s of the latency phase")
+    parser.add_argument("--candle-s", type=int, default=15, help="candle interval of the latency phase's strategies")
     parser.add_argument("--quick", action="store_true", help="short spans (a smoke run)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -221,19 +283,22 @@ def main(argv: list[str] | None = None) -> int:
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024 * 1024,
              _temp_dir=tempfile.mkdtemp(prefix="lt-bray-", dir="/tmp"), logging_level="ERROR", log_to_driver=False)
     try:
-        lat = latency_and_recovery(tmp, args.latency_s, args.kills)
+        hops = ray_two_hops()
+        lat = latency_and_recovery(tmp, args.latency_s, args.kills, args.events_per_s, args.candle_s)
         thr = throughput(tmp, args.throughput_s, args.throughput_speed)
     finally:
         ray.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
     rows = [
+        ("baseline: Ray alone, 2 one-way hops p50 / p99", f"{hops['p50']:.2f} / {hops['p99']:.2f} ms"),
         ("market events/s offered (latency phase)", f"{lat['events_per_s_offered']:.0f}"),
         ("orders measured", str(lat["orders"])),
         ("tick -> order p50 / p99 (venue event -> venue)", f"{lat['tick_to_order_p50_ms']:.2f} / "
                                                            f"{lat['tick_to_order_p99_ms']:.2f} ms (<= 3 / 15)"),
         ("feed receipt -> venue p50 / p99", f"{lat['feed_to_order_p50_ms']:.2f} / {lat['feed_to_order_p99_ms']:.2f} ms"),
-        *((f"  router stage {k} p50 / p99", f"{p50:.2f} / {p99:.2f} ms") for k, (p50, p99) in lat["stages"].items()),
+        *((f"  stage {k} p50 / p99", f"{p50:.2f} / {p99:.2f} ms") for k, (p50, p99) in lat["stages"].items()),
         ("events/s into 4 strategy actors", f"{thr['events_per_s']:.0f} (>= 20000)"),
+        ("market source events/s at the venue", f"{thr['venue_events_per_s']:.0f}"),
         ("delivered per strategy (after conflation)", str(thr["delivered_per_strategy_per_s"])),
         ("max strategy lag", f"{thr['max_lag_ms']:.1f} ms (< 250)"),
         ("recovery after SIGKILL of a strategy", f"{lat['recovery_ms']:.0f} ms {lat['recoveries_ms']} (<= 1500)"),
@@ -249,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         "recovery_ms": round(lat["recovery_ms"], 1),
         "orders": lat["orders"],
         "events_per_s_offered_latency_phase": round(lat["events_per_s_offered"], 1),
+        "ray_two_hops_p50_ms": round(hops["p50"], 3),
+        "ray_two_hops_p99_ms": round(hops["p99"], 3),
     }
     print(json.dumps(result), flush=True)
     return 0

@@ -173,6 +173,12 @@ class SystemRun:
         return sorted({s.account_index for s in self.settings.enabled_strategies})
 
     # --- what storage holds ---------------------------------------------------------------------
+    def flush_all(self) -> None:
+        """What every actor queued for storage, committed (their outboxes batch for 20 ms)."""
+        for name in ("router", "risk", *[s.actor_name for s in self.settings.enabled_strategies]):
+            self.call(name, "flush")
+        self.call("persistence", "flush")
+
     def db_fills(self) -> list[Any]:
         from storage import StorageReader
 
@@ -183,7 +189,7 @@ class SystemRun:
     def db_positions(self) -> dict[tuple[int, int], float]:
         from storage import StorageReader
 
-        self.call("persistence", "flush")
+        self.flush_all()
         with StorageReader(self.settings.storage.db_path) as db:
             return {(p.account_index, p.market_id): p.size for p in db.positions()}
 
@@ -199,16 +205,22 @@ class SystemRun:
         has ended and storage holds every fill the venue made."""
         self.call("venue-sim", "set_faults", {"reject_fraction": 1.0})
 
-        def settled() -> bool:
-            if any(self.call("router", "open_orders").values()):
-                return False
-            if self.call("risk", "status")["inflight"]:
-                return False
+        def settled() -> bool | str:
+            open_orders = {k: v for k, v in self.call("router", "open_orders").items() if v}
+            inflight = self.call("risk", "status")["inflight"]
             venue = {(a, t["trade_id"]) for a in self.accounts for t in self.call("venue-sim", "account_trades", a)}
             stored = {(f.account_index, f.fill.trade_id) for f in self.db_fills()}
-            return venue == stored
+            if not open_orders and not inflight and venue == stored:
+                return True
+            self.unsettled = (f"router open {open_orders}, risk in flight {inflight}, "
+                              f"venue fills not stored {len(venue - stored)}, stored not at venue {len(stored - venue)}")
+            return False
 
-        wait_until(settled, timeout_s, interval_s=0.3, message="orders in flight to end and fills to be stored")
+        self.unsettled = ""
+        try:
+            wait_until(settled, timeout_s, interval_s=0.3, message="orders in flight to end and fills to be stored")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {self.unsettled}") from None
 
     def check_invariants(self) -> dict[str, Any]:
         """DESIGN's invariants at a quiescent moment; returns facts for further assertions."""

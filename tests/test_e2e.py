@@ -41,3 +41,8 @@ def test_places_fills_and_closes_trades_with_storage_risk_and_venue_agreeing(
         assert candles, "closed candles are persisted"
         status = run.call("risk", "status")
         assert status["counts"].get("approved", 0) >= 8
+        # an online backup while the writer keeps writing
+        backup = Path(run.call("persistence", "backup_now"))
+        assert backup.is_file() and backup.parent == settings.storage.backup_dir.resolve()
+        with StorageReader(backup) as copy:
+            assert len(copy.fills_since(0)) >= facts["fills"]

@@ -1,0 +1,48 @@
+"""The supervisor's health loop: restarts are counted per child, and a child restarting more often
+than the restart intensity allows halts trading through risk (persisted, so it survives)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import ray_fixtures
+from tests.ray_fixtures import SystemRun, make_settings, wait_until
+
+ray_session = ray_fixtures.ray_session  # the session-wide Ray (a fixture)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_restart_intensity_exceeded_halts_trading(ray_session: Any, tmp_path: Path) -> None:
+    from storage import StorageReader
+
+    settings = make_settings(tmp_path, speed=5.0, supervisor={"max_restarts": 1, "period_s": 120.0})
+    with SystemRun(settings, supervise=True) as run:
+        for expected in (1, 2):
+            before = run.stats("feed")
+            os.kill(int(before["pid"]), signal.SIGKILL)
+            wait_until(lambda n=expected: run.system.children["feed"].restarts >= n, 60, interval_s=0.2,
+                       message=f"restart {expected} of the feed to be counted ({run.poll_errors[-3:]})")
+        # the first restart was within the intensity (1 in 120 s), the second exceeds it
+        wait_until(lambda: run.system.halted_by_supervisor, 30, message="the supervisor to halt trading")
+        assert "feed" in run.system.halted_by_supervisor
+        status = run.call("risk", "status")
+        assert status["strategies"]["fast"]["mode"] == "halted"
+        assert "restart intensity" in status["strategies"]["fast"]["halt_reason"]
+        run.call("persistence", "flush")
+        with StorageReader(settings.storage.db_path) as db:
+            command = db.kill_switch()["all"]
+        assert type(command).__name__ == "Halt" and command.issued_by == "supervisor"
+        assert run.system.status()["halted"]
+        assert "TRADING HALTED" in run.system.status_table()
+        # a restart of risk does not lift the halt
+        before = run.stats("risk")
+        os.kill(int(before["pid"]), signal.SIGKILL)
+        wait_until(lambda: run.system.children["risk"].restarts >= 1, 60, interval_s=0.2,
+                   message="the risk restart to be counted")
+        assert run.call("risk", "status")["strategies"]["fast"]["mode"] == "halted"
