@@ -21,7 +21,6 @@ Messages cross actors as bytes encoded with `messages.codec`; nothing here holds
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import sys
 import time
@@ -37,6 +36,7 @@ from actors.metrics import ActorMetrics
 from config.settings import AppSettings
 from messages.codec import CONTROL
 from messages.control import Heartbeat
+from venue.client_ids import client_order_index_for as client_order_index_for  # re-exported
 
 NAMESPACE = "trader"
 NS_PER_MS = 1_000_000
@@ -45,16 +45,6 @@ RESTART_JUMP = 1_000_000  # a seq jump this large means the sender restarted (se
 
 def wall_ns() -> int:
     return time.time_ns()
-
-
-def client_order_index_for(strategy: str, seq: int) -> int:
-    """venue.order_client.client_order_index_for, without importing lighter-sdk (about 0.9 s,
-    which a restarting strategy actor cannot afford). Layout: bit 47 set, bits 32-46 a blake2b tag
-    of the strategy's name, bits 0-31 the seq; tests/test_actors_common.py checks both agree."""
-    if not 0 <= seq <= 0xFFFFFFFF:
-        raise ValueError(f"seq must be in [0, 2**32), got {seq}")
-    tag = int.from_bytes(hashlib.blake2b(strategy.encode("utf-8"), digest_size=4).digest(), "big") & 0x7FFF
-    return (1 << 47) | (tag << 32) | seq
 
 
 # ---------------------------------------------------------------------------------------------

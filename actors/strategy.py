@@ -63,12 +63,12 @@ from messages.orders import (
 )
 from messages.state import ParameterChange, StrategySnapshot, TradeRecord
 from storage.loaders import StoredOrder
+from venue.client_ids import SEQ_MASK
 
 SEQ_BLOCK = 1000
 CATCH_UP_INTERVAL_S = 2.0  # how often stored fills and order endings are compared with what we applied
 INTENT_SETTLE_S = 5.0  # an intent without news for this long is looked up in storage
 INTENT_LOST_S = 15.0  # ... and one storage never saw is given up (its caller died before journaling)
-SEQ_MASK = 0xFFFFFFFF
 SNAPSHOT_VERSION = 1
 RECENT_FILLS = 200
 RESOLUTIONS = {60_000: "1m", 300_000: "5m", 900_000: "15m", 1_800_000: "30m", 3_600_000: "1h",

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import re
 import time
 from collections.abc import Callable
@@ -49,6 +48,9 @@ from lighter.nonce_manager import NonceManagerType
 from loguru import logger
 
 from venue import codes
+from venue.client_ids import SEQ_MASK
+from venue.client_ids import client_order_index_for as client_order_index_for  # re-exported
+from venue.client_ids import strategy_tag as strategy_tag  # re-exported
 from venue.markets import MarketSpec, OrderRefused, Rounding
 from venue.nonces import NonceManager
 from venue.ratelimit import RateLimiter
@@ -102,29 +104,7 @@ class TxRejected(msgspec.Struct, frozen=True, kw_only=True, tag=True):
 TxOutcome = TxAccepted | TxRejected
 
 
-# --- deterministic client order indices ------------------------------------------------------
-
-_SEQ_BITS = 32
-_TAG_BITS = 15
-_SEQ_MASK = (1 << _SEQ_BITS) - 1
-_OURS_BIT = 1 << (_SEQ_BITS + _TAG_BITS)  # bit 47: never 0, always <= 2**48 - 1
-
-
-def strategy_tag(strategy: str) -> int:
-    """A stable 15-bit tag of a strategy name (blake2b, not Python's per-process salted hash())."""
-    digest = hashlib.blake2b(strategy.encode("utf-8"), digest_size=4).digest()
-    return int.from_bytes(digest, "big") & ((1 << _TAG_BITS) - 1)
-
-
-def client_order_index_for(strategy: str, seq: int) -> int:
-    """The client_order_index of the strategy's seq-th order: the same (strategy, seq) gives the
-    same index in every process, so a retried send reuses it and the venue cannot double it.
-
-    Layout (48 bits, Lighter's cap): bit 47 set, bits 32-46 the strategy's tag, bits 0-31 seq.
-    """
-    if not 0 <= seq <= _SEQ_MASK:
-        raise ValueError(f"seq must be in [0, 2**32), got {seq}")
-    return _OURS_BIT | (strategy_tag(strategy) << _SEQ_BITS) | seq
+# deterministic client order indices live in venue.client_ids (no SDK import); re-exported here
 
 
 # --- the client --------------------------------------------------------------------------------
@@ -179,7 +159,7 @@ class OrderClient:
         self._backoff_429_s = backoff_429_s
         self._clock_ns = clock_ns
         self._send_lock = asyncio.Lock()  # one transaction of this key in flight at a time
-        self._adhoc_seq = int(time.time() * 1000) & _SEQ_MASK
+        self._adhoc_seq = int(time.time() * 1000) & SEQ_MASK
         self._closed = False
         self._log = logger.bind(component="order_client", account=account_index)
 
@@ -355,7 +335,7 @@ class OrderClient:
             # every 2**32 ms (49 days), longer than Lighter's 28-day maximum order life, so it
             # cannot collide with a live order of an earlier run unless that run placed more
             # than one order per millisecond since it started.
-            self._adhoc_seq = (self._adhoc_seq + 1) & _SEQ_MASK
+            self._adhoc_seq = (self._adhoc_seq + 1) & SEQ_MASK
             return client_order_index_for("_adhoc", self._adhoc_seq)
         if not 0 <= given <= MAX_CLIENT_ORDER_INDEX:
             return _refused(given, codes.INVALID_PARAM, f"client_order_index {given} outside [0, 2**48)")
