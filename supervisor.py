@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -91,12 +92,17 @@ class System:
     """One running system: its actors, their health, status and shutdown."""
 
     def __init__(self, settings: AppSettings, *, namespace: str = NAMESPACE, config_path: str | None = None,
-                 json_logs: bool = False, options: dict[str, dict[str, Any]] | None = None) -> None:
+                 json_logs: bool = False, options: dict[str, dict[str, Any]] | None = None,
+                 cluster: bool = False) -> None:
         self.settings = absolute_paths(settings)
         self.namespace = namespace
         self.config_path = config_path
         self.json_logs = json_logs or settings.json_logs
         self.options = options or {}
+        self.cluster = cluster  # actors may be on other nodes: lanes listen on the node's address
+        # one token per run, known only to the actors this supervisor creates: a process that
+        # cannot present it gets no call served on a lane
+        self.lane_token = secrets.token_hex(16) if self.settings.supervisor.data_lane else ""
         sup = self.settings.supervisor
         self.watch = HeartbeatWatch(timeout_s=sup.heartbeat_timeout_s)
         self.children: dict[str, _Child] = {}
@@ -117,7 +123,8 @@ class System:
             ctx = ActorContext(name=spec.name, settings=dump, namespace=self.namespace,
                                config_path=self.config_path if spec.name == "router" else None,
                                json_logs=self.json_logs, log_level=self.settings.log_level,
-                               options=self.options.get(spec.name, {}))
+                               options=self.options.get(spec.name, {}), lane_token=self.lane_token,
+                               lane_on_node_ip=self.cluster)
             retries = getattr(cls, "MAX_TASK_RETRIES", 0)
             handle = ray.remote(cls).options(
                 name=spec.name, namespace=self.namespace, max_restarts=-1, max_task_retries=retries,
@@ -447,7 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     note = _dashboard_note(context)
     if note:
         print(note, flush=True)
-    system = System(settings, namespace=args.namespace, config_path=profile, json_logs=settings.json_logs)
+    system = System(settings, namespace=args.namespace, config_path=profile, json_logs=settings.json_logs,
+                    cluster=bool(args.address))
     try:
         try:
             system.start()

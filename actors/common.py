@@ -32,6 +32,7 @@ import msgspec
 import ray
 from loguru import logger
 
+from actors.lane import LaneClient, LaneServer
 from actors.metrics import ActorMetrics
 from config.settings import AppSettings
 from messages.codec import CONTROL
@@ -85,6 +86,8 @@ class ActorContext(msgspec.Struct, frozen=True, kw_only=True):
     json_logs: bool = False
     log_level: str = "INFO"
     options: dict[str, Any] = {}  # per-actor knobs (tests, benchmarks): documented by each actor
+    lane_token: str = ""  # the system's data-lane token (actors.lane); "" = every call goes through Ray
+    lane_on_node_ip: bool = False  # serve the lane on the node's address (a cluster), not 127.0.0.1
 
 
 def settings_dump(settings: AppSettings) -> dict[str, Any]:
@@ -204,12 +207,16 @@ class Sender:
     `send` never blocks (callers that must not wait conflate or buffer instead); `send_bounded`
     waits for capacity (back-pressure). Failures are counted and the last one kept; a call to an
     actor that is restarting waits in Ray until it is back (or is retried, per max_task_retries).
+    With a lane token every call goes by the data lane to a target that serves the method there
+    (actors.lane), Ray being its fallback; `invoke` is the one place that chooses.
     """
 
-    def __init__(self, owner: str, peers: Peers, max_inflight: int = 256) -> None:
+    def __init__(self, owner: str, peers: Peers, max_inflight: int = 256, lane_token: str = "") -> None:
         self.owner = owner
         self.peers = peers
         self.max_inflight = max_inflight
+        self.lane_token = lane_token
+        self.lanes: dict[str, LaneClient] = {}
         self.inflight: dict[str, int] = defaultdict(int)
         self.sent = 0
         self.failures = 0
@@ -223,12 +230,11 @@ class Sender:
 
     def send(self, target: str, method: str, *args: Any) -> bool:
         """Call target.method(*args) without waiting; False if the target does not exist (yet)."""
-        handle = self.peers.get(target)
-        if handle is None:
+        if self.peers.get(target) is None:
             self.failures += 1
             self.last_failure = f"{target}: no such actor"
             return False
-        ref = getattr(handle, method).remote(*args)
+        ref = self.invoke(target, method, *args)
         self.sent += 1
         self.inflight[target] += 1
         task = asyncio.ensure_future(self._watch(target, method, ref))
@@ -245,13 +251,40 @@ class Sender:
 
     async def call(self, target: str, method: str, *args: Any, timeout_s: float | None = None) -> Any:
         """Call and wait for the result (raises what the call raises)."""
+        if self.peers.get(target) is None:
+            await self.peers.wait_for(target)
+        answer = self.invoke(target, method, *args)
+        if timeout_s is None:
+            return await answer
+        return await asyncio.wait_for(_awaitable(answer), timeout=timeout_s)
+
+    def invoke(self, target: str, method: str, *args: Any) -> Awaitable[Any]:
+        """target.method(*args) by the lane when it is up, else by Ray (the target must exist)."""
+        if not self.lane_token:
+            return self._ray_call(target, method, *args)
+        lane = self.lanes.get(target)
+        if lane is None:
+            lane = self.lanes[target] = LaneClient(
+                self.owner, target, self.lane_token, lookup=lambda: self._lane_address(target),
+                ray_call=lambda m, *a: self._ray_call(target, m, *a), clock=time.monotonic)
+        return lane.call(method, *args)
+
+    def _ray_call(self, target: str, method: str, *args: Any) -> Any:
         handle = self.peers.get(target)
         if handle is None:
-            handle = await self.peers.wait_for(target)
-        ref = getattr(handle, method).remote(*args)
-        if timeout_s is None:
-            return await ref
-        return await asyncio.wait_for(_awaitable(ref), timeout=timeout_s)
+            raise LookupError(f"actor {target!r} not found in namespace {self.peers.namespace!r}")
+        return getattr(handle, method).remote(*args)
+
+    async def _lane_address(self, target: str) -> Any:
+        return await asyncio.wait_for(_awaitable(self._ray_call(target, "lane_address")), timeout=30.0)
+
+    def lane_stats(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for target, lane in self.lanes.items():
+            out[f"lane.{target}.calls"] = float(lane.lane_calls)
+            out[f"lane.{target}.ray_calls"] = float(lane.ray_calls)
+            out[f"lane.{target}.rerouted"] = float(lane.rerouted)
+        return out
 
     async def _watch(self, target: str, method: str, ref: Any) -> None:
         try:
@@ -273,7 +306,7 @@ class Sender:
             await asyncio.wait(list(self._tasks), timeout=timeout_s)
 
 
-async def _awaitable(ref: Any) -> Any:
+async def _awaitable(ref: Awaitable[Any]) -> Any:
     return await ref
 
 
@@ -341,6 +374,7 @@ class ActorShell:
     """Base of the system's actors; see the module docstring."""
 
     MAX_TASK_RETRIES = 0  # how many times Ray retries a call in flight when the actor dies
+    LANE_METHODS: frozenset[str] = frozenset()  # the methods served on the data lane (actors.lane)
 
     def __init__(self, ctx: ActorContext) -> None:
         self.ctx = ctx
@@ -350,7 +384,9 @@ class ActorShell:
         self.settings = AppSettings.model_validate(ctx.settings)
         self.options = dict(ctx.options)
         self.peers = Peers(ctx.namespace)
-        self.sender = Sender(ctx.name, self.peers)
+        self.sender = Sender(ctx.name, self.peers, lane_token=ctx.lane_token)
+        self.lane: LaneServer | None = None
+        self._lane_up = asyncio.Event()
         self.metrics = ActorMetrics(ctx.name)
         self.incarnation_ns = wall_ns()
         self.ready_ns: int | None = None
@@ -365,12 +401,29 @@ class ActorShell:
 
     async def _run_start(self) -> None:
         try:
+            await self._start_lane()
             await self._start()
         except Exception as exc:
             self.note_error(f"start-up failed: {type(exc).__name__}: {exc}")
             raise
         self.ready_ns = wall_ns()
         self.log.info("ready in {:.0f} ms (pid {})", (self.ready_ns - self.incarnation_ns) / 1e6, os.getpid())
+
+    async def _start_lane(self) -> None:
+        """Serve LANE_METHODS at once: calls that come by it wait in their handlers' ready() as
+        Ray's calls do."""
+        if self.ctx.lane_token and self.LANE_METHODS:
+            host = ray.util.get_node_ip_address() if self.ctx.lane_on_node_ip else "127.0.0.1"
+            self.lane = LaneServer(self.name, self, self.LANE_METHODS, self.ctx.lane_token, host)
+            await self.lane.start()
+        self._lane_up.set()
+
+    async def lane_address(self) -> list[Any] | None:
+        """[host, port, methods] of this incarnation's lane, or None when it serves none."""
+        await self._lane_up.wait()
+        if self.lane is None:
+            return None
+        return [self.lane.host, self.lane.port, sorted(self.LANE_METHODS)]
 
     async def ready(self) -> None:
         await asyncio.shield(self._start_task)
@@ -424,7 +477,10 @@ class ActorShell:
             "ready_ms": float((self.ready_ns or 0) // NS_PER_MS),
             "errors": float(self.errors),
             "send_failures": float(self.sender.failures),
+            **self.sender.lane_stats(),
         }
+        if self.lane is not None:
+            stats["lane.served"] = float(self.lane.calls)
         if self._start_task.done() and not self._start_task.cancelled() and self._start_task.exception():
             stats["start_failed"] = 1.0
         try:

@@ -187,8 +187,7 @@ class FeedActor(ActorShell):
                 await asyncio.sleep(0.1)  # back-off after an unexpected error
 
     def _send(self, sub: _Subscriber, now_s: float) -> tuple[Any, list[MarketEventType]] | None:
-        handle = self.peers.get(sub.name)
-        if handle is None:
+        if self.peers.get(sub.name) is None:
             return None  # not created yet; its events wait (conflated) in pending
         events = sub.pending
         sub.pending = []
@@ -210,7 +209,7 @@ class FeedActor(ActorShell):
         sub.events += len(events)
         if self.first_batch_ns is None and events:
             self.first_batch_ns = now
-        return handle.on_batch.remote(MARKET.encode(batch)), events
+        return self.sender.invoke(sub.name, "on_batch", MARKET.encode(batch)), events
 
     # --- control and liveness ------------------------------------------------------------------
     async def stop(self) -> None:

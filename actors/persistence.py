@@ -40,6 +40,7 @@ _ORDER_ENCODER = msgspec.msgpack.Encoder()
 
 class PersistenceActor(ActorShell):
     MAX_TASK_RETRIES = -1
+    LANE_METHODS = frozenset({"write_durable", "write_durable_many"})
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)

@@ -132,6 +132,7 @@ def breaker_from_message(state: BreakerState, limits: BreakerLimits) -> CircuitB
 
 class RiskActor(ActorShell):
     MAX_TASK_RETRIES = -1
+    LANE_METHODS = frozenset({"on_batch", "on_intent", "on_order_event", "on_trade_closed"})
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -384,11 +385,10 @@ class RiskActor(ActorShell):
 
     def _command(self, intent: OrderIntent | CancelIntent | CancelAllIntent, origin_ns: int) -> None:
         command = OrderCommand(intent=intent, ts_event=wall_ns(), seq=self.cmd_seq.next())
-        router = self.peers.get("router")
-        if router is None:
+        if self.peers.get("router") is None:
             self.note_error("no router: command dropped")
             return
-        ref = router.on_command.remote(COMMANDS.encode(command), origin_ns)
+        ref = self.sender.invoke("router", "on_command", COMMANDS.encode(command), origin_ns)
         if isinstance(intent, OrderIntent):
             asyncio.ensure_future(self._command_result(intent, ref))
 

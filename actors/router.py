@@ -96,6 +96,7 @@ class _Order:
 
 class RouterActor(ActorShell):
     MAX_TASK_RETRIES = -1
+    LANE_METHODS = frozenset({"on_command"})
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)

@@ -77,6 +77,7 @@ RESOLUTIONS = {60_000: "1m", 300_000: "5m", 900_000: "15m", 1_800_000: "30m", 3_
 
 class StrategyActor(ActorShell):
     MAX_TASK_RETRIES = -1
+    LANE_METHODS = frozenset({"on_batch", "on_order_event", "on_control"})
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)

@@ -179,6 +179,9 @@ class SupervisorConfig(_Model):
     period_s: float = Field(default=60.0, gt=0)  # ... within period_s, else halt trading and alert
     backoff_base_s: float = Field(default=0.5, gt=0)  # delay before restart n: min(base * 2**n, max)
     backoff_max_s: float = Field(default=30.0, gt=0)
+    # the hot path (batches, intents, commands, journal writes) over direct sockets (actors.lane),
+    # Ray being its fallback; false sends every message as a Ray call (for comparison)
+    data_lane: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> SupervisorConfig:
