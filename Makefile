@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run demo test lint bench clean-venv
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
+	$(PY) supervisor.py $(ARGS)
+
+demo: $(STAMP)
 	$(PY) -m scripts.demo $(ARGS)
 
 test: $(STAMP)
@@ -26,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) scripts/bench_venue.py
 	$(PY) scripts/bench_indicators.py
+	$(PY) scripts/bench_pipeline.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -37,6 +37,7 @@ records origin -> the moment the signed order is sent (histogram lt_tick_to_orde
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections import deque
 from typing import Any
@@ -115,7 +116,7 @@ class RouterActor(ActorShell):
         self.outbox = Outbox(self.sender, "persistence", "write_durable_many")
         self.latencies_ms: deque[float] = deque(maxlen=100_000)
         # stage timings of recent orders (ms): origin -> command received, journal, send
-        self.stage_ms: dict[str, deque[float]] = {k: deque(maxlen=10_000) for k in ("receive", "journal", "send")}
+        self.stage_ms: dict[str, deque[float]] = {k: deque(maxlen=10_000) for k in ("receive", "journal", "sign", "send")}
         self.origins: dict[tuple[int, int], tuple[int, int]] = {}  # order -> (origin ns, intent ts_event)
         self._origin_order: deque[tuple[int, int]] = deque()
         self.counts: dict[str, int] = {"sent": 0, "accepted": 0, "rejected": 0, "fills": 0, "canceled": 0,
@@ -193,7 +194,7 @@ class RouterActor(ActorShell):
             active[account] = {}
             for market in self.settings.markets:
                 orders = await self.retrying(f"active orders of {account}",
-                                             lambda a=account, m=market: self.rest.active_orders(a, m))
+                                             functools.partial(self.rest.active_orders, account, market))
                 for o in orders:
                     active[account][o.client_order_index] = o
         for row in stored:
@@ -255,14 +256,18 @@ class RouterActor(ActorShell):
             await self._finish(order, self._rejected(order, NOT_ROUTABLE, "no order client for the account",
                                                      "router"))
             return "rejected"
-        # journaled durably BEFORE sending; False = already journaled, which can only be this very
-        # command (a retry of this call after persistence restarted): keys journaled before this
-        # incarnation are in self.known and never reach this line
+        # journaled durably BEFORE sending: the order client signs meanwhile and posts only once
+        # the journal write committed (its gate). False = already journaled, which can only be
+        # this very command (a retry of this call after persistence restarted): keys journaled
+        # before this incarnation are in self.known and never reach this line
+        journal = asyncio.ensure_future(self._journal(command, received_ns))
+        return await self._send(order, intent, client, journal)
+
+    async def _journal(self, command: OrderCommand, received_ns: int) -> None:
         await self.sender.call("persistence", "write_durable", COMMANDS.encode(command), timeout_s=60.0)
         self.stage_ms["journal"].append((wall_ns() - received_ns) / 1e6)
-        return await self._send(order, intent, client)
 
-    async def _send(self, order: _Order, intent: OrderIntent, client: Any) -> str:
+    async def _send(self, order: _Order, intent: OrderIntent, client: Any, journal: asyncio.Future[None]) -> str:
         from venue.order_client import NETWORK_ERROR, TxAccepted
 
         is_ask = intent.side == "sell"
@@ -278,19 +283,22 @@ class RouterActor(ActorShell):
                 assert intent.worst_price is not None
                 outcome = await client.market_order(intent.market_id, is_ask, intent.size, intent.worst_price,
                                                     reduce_only=intent.reduce_only,
-                                                    client_order_index=intent.client_order_index)
+                                                    client_order_index=intent.client_order_index, gate=journal)
             else:
                 assert intent.price is not None
                 outcome = await client.limit_order(intent.market_id, is_ask, intent.size, intent.price,
                                                    tif=intent.tif, reduce_only=intent.reduce_only,
                                                    client_order_index=intent.client_order_index,
-                                                   expiry_ms=intent.expiry_ms)
+                                                   expiry_ms=intent.expiry_ms, gate=journal)
             if attempt == 0:
                 self.stage_ms["send"].append((wall_ns() - sent_ns) / 1e6)
+                if isinstance(outcome, TxAccepted):  # nonce and signature, up to the POST
+                    self.stage_ms["sign"].append((outcome.ts_sent_ns - sent_ns) / 1e6)
             if isinstance(outcome, TxAccepted) or outcome.sent or outcome.code != NETWORK_ERROR:
                 break
             self.counts["retries"] += 1  # nothing left this process: safe to send again, same index
             await asyncio.sleep(0.2 * (attempt + 1))  # back-off before re-sending to an unreachable venue
+        await journal  # a refusal before signing did not wait for it: the command is stored first
         self.counts["sent"] += 1
         self.metrics.orders.inc(1, tags=self.metrics.tags(order.strategy))
         if isinstance(outcome, TxAccepted):

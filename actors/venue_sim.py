@@ -69,8 +69,14 @@ class VenueSimActor(ActorShell):
     async def _start(self) -> None:
         cfg = self.settings.venue.sim
         spec = source_spec(cfg.source, None if cfg.source_path is None else str(cfg.source_path))
+        source: Any = spec
+        levels = self.options.get("synthetic_levels")  # benchmarks: a shallower synthetic book
+        if levels is not None and cfg.source == "synthetic":
+            from venue.sim.synthetic import SyntheticSource
+
+            source = SyntheticSource(seed=cfg.seed, levels=int(levels))
         self.sim = RecordingSimServer(
-            spec,
+            source,
             speed=cfg.speed,
             seed=cfg.seed,
             host=cfg.host,

@@ -158,7 +158,9 @@ class RiskConfig(_Model):
 
 
 class FeedConfig(_Model):
-    batch_interval_ms: float = Field(default=5.0, ge=0)  # 0 sends every event at once (no batching)
+    # at most one batch per subscriber this often, and one in flight: under load batches grow by
+    # themselves; at rest an event goes out within this interval (0: at once)
+    batch_interval_ms: float = Field(default=1.0, ge=0)
     stale_after_s: float = Field(default=5.0, gt=0)  # a market silent this long is stale: no new entries
     conflate_book_tops: bool = True
 

@@ -16,6 +16,14 @@ from tests.ray_fixtures import SystemRun, make_settings, wait_until
 ray_session = ray_fixtures.ray_session  # the session-wide Ray (a fixture)
 
 
+def _answers_again(run: SystemRun, name: str, before: dict[str, float]) -> bool:
+    try:
+        stats = run.stats(name)
+    except Exception:  # still restarting
+        return False
+    return stats["pid"] != before["pid"] and stats["ready"] == 1.0
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_restart_intensity_exceeded_halts_trading(ray_session: Any, tmp_path: Path) -> None:
@@ -28,6 +36,9 @@ def test_restart_intensity_exceeded_halts_trading(ray_session: Any, tmp_path: Pa
             os.kill(int(before["pid"]), signal.SIGKILL)
             wait_until(lambda n=expected: run.system.children["feed"].restarts >= n, 60, interval_s=0.2,
                        message=f"restart {expected} of the feed to be counted ({run.poll_errors[-3:]})")
+            # counted as soon as Ray restarts it: wait until the new process answers before the next kill
+            wait_until(lambda b=before: _answers_again(run, "feed", b), 60, interval_s=0.2,
+                       message="the restarted feed to answer")
         # the first restart was within the intensity (1 in 120 s), the second exceeds it
         wait_until(lambda: run.system.halted_by_supervisor, 30, message="the supervisor to halt trading")
         assert "feed" in run.system.halted_by_supervisor

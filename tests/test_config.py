@@ -59,7 +59,7 @@ def test_paper_profile_is_the_default_and_describes_the_simulator() -> None:
     ]
     assert settings.risk.max_slippage_bps == 50 and settings.risk.order_rate_per_min == 60
     assert settings.risk.breakers.daily_loss_pct == 2.0 and settings.risk.breakers.max_consecutive_losses == 5
-    assert settings.feed.batch_interval_ms == 5 and settings.storage.keep_backups == 10
+    assert settings.feed.batch_interval_ms == 1 and settings.storage.keep_backups == 10
     assert settings.cancel_on_exit and not settings.allow_shared_accounts
     assert all(not s.has_key for s in settings.strategies)
 
@@ -124,7 +124,7 @@ def test_env_override_can_fill_a_section_the_profile_omits(tmp_path: Path) -> No
     data = _profile()
     del data["feed"]
     settings = load_config(_write(tmp_path, data), env={"LT_FEED__STALE_AFTER_S": "2.5"})
-    assert settings.feed.stale_after_s == 2.5 and settings.feed.batch_interval_ms == 5.0
+    assert settings.feed.stale_after_s == 2.5 and settings.feed.batch_interval_ms == 1.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -682,3 +682,24 @@ async def test_place_and_cancel_against_the_simulator(private_key: str) -> None:
             assert cancelled.nonce == 5 and cancelled.tx_type == TX_CANCEL_ORDER
             assert await rest.active_orders(account, SOL) == []
             assert sim.counters.invalid_nonce == 0
+
+
+async def test_the_gate_holds_the_post_until_it_opens_and_a_failed_gate_sends_nothing(
+    client: OrderClient, venue: FakeLighter
+) -> None:
+    # the router's durable journal write: signing happens meanwhile, the POST only after it
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    order = asyncio.ensure_future(client.limit_order(SOL, False, 0.1, 150.0, client_order_index=7, gate=gate))
+    await asyncio.sleep(0.2)  # time enough to sign and post, were it not for the gate
+    assert venue.arrivals == [] and not order.done()
+    gate.set_result(None)
+    assert accepted(await asyncio.wait_for(order, 5.0)).nonce == FIRST_NONCE
+    assert len(venue.arrivals) == 1
+
+    failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    failed.set_exception(TimeoutError("journal write timed out"))
+    with pytest.raises(TimeoutError, match="journal"):
+        await client.limit_order(SOL, False, 0.1, 150.0, client_order_index=8, gate=failed)
+    assert len(venue.arrivals) == 1  # nothing left this process
+    assert accepted(await client.limit_order(SOL, False, 0.1, 150.0, client_order_index=9)).nonce == FIRST_NONCE + 1
+    assert venue.nonce_calls == 1  # the unsent signature gave its nonce back

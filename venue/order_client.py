@@ -36,7 +36,7 @@ import asyncio
 import functools
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -259,6 +259,7 @@ class OrderClient:
         reduce_only: bool = False,
         client_order_index: int | None = None,
         expiry_ms: int | None = None,
+        gate: Awaitable[Any] | None = None,
     ) -> TxOutcome:
         """A limit order. expiry_ms: absolute expiry (ms since the epoch) of a gtt/post_only
         order; None means the venue's 28-day default. IOC orders take no expiry."""
@@ -284,7 +285,7 @@ class OrderClient:
             market_id, coi, base, price_units, bool(is_ask), ORDER_TYPE_LIMIT, tif_code,
             bool(reduce_only), NIL_TRIGGER_PRICE, expiry,
         )  # fmt: skip
-        return await self._submit(TX_CREATE_ORDER, coi, sign)
+        return await self._submit(TX_CREATE_ORDER, coi, sign, gate)
 
     async def market_order(
         self,
@@ -295,6 +296,7 @@ class OrderClient:
         *,
         reduce_only: bool = False,
         client_order_index: int | None = None,
+        gate: Awaitable[Any] | None = None,
     ) -> TxOutcome:
         """A market (IOC) order that fills at worst_price or better; the rest is cancelled."""
         coi = self._client_order_index(client_order_index)
@@ -310,7 +312,7 @@ class OrderClient:
             market_id, coi, base, price_units, bool(is_ask), ORDER_TYPE_MARKET, TIF_IOC,
             bool(reduce_only), NIL_TRIGGER_PRICE, DEFAULT_IOC_EXPIRY,
         )  # fmt: skip
-        return await self._submit(TX_CREATE_ORDER, coi, sign)
+        return await self._submit(TX_CREATE_ORDER, coi, sign, gate)
 
     async def cancel(self, market_id: int, order_index: int) -> TxOutcome:
         """Cancel one resting order by the venue's order_index."""
@@ -362,7 +364,8 @@ class OrderClient:
         return base, price_units
 
     # --- sending -----------------------------------------------------------------------------
-    async def _submit(self, tx_type: int, coi: int, sign: Callable[..., Any]) -> TxOutcome:
+    async def _submit(self, tx_type: int, coi: int, sign: Callable[..., Any],
+                      gate: Awaitable[Any] | None = None) -> TxOutcome:
         if self._closed:
             raise RuntimeError("OrderClient is closed")
         nonce_retried = False
@@ -371,7 +374,8 @@ class OrderClient:
             if self.rate_limit is not None:
                 await self.rate_limit.acquire()
             async with self._send_lock:
-                outcome, retry = await self._attempt(tx_type, coi, sign, may_retry_nonce=not nonce_retried)
+                outcome, retry = await self._attempt(tx_type, coi, sign, may_retry_nonce=not nonce_retried,
+                                                     gate=gate)
             if retry == "nonce":
                 nonce_retried = True
                 self._log.warning("invalid nonce: refreshed from the venue, retrying coi={}", coi)
@@ -386,9 +390,15 @@ class OrderClient:
             return outcome
 
     async def _attempt(
-        self, tx_type: int, coi: int, sign: Callable[..., Any], *, may_retry_nonce: bool
+        self, tx_type: int, coi: int, sign: Callable[..., Any], *, may_retry_nonce: bool,
+        gate: Awaitable[Any] | None = None,
     ) -> tuple[TxOutcome, str | None]:
-        """One nonce, one signature, one POST. Returns the outcome and what to retry, if anything."""
+        """One nonce, one signature, one POST. Returns the outcome and what to retry, if anything.
+
+        `gate` (an asyncio Task or Future, awaited after signing and before the POST) lets the
+        caller overlap its own pre-send step with signing: the router journals the order durably
+        meanwhile. If the gate raises, the nonce is released, nothing is sent, and the gate's
+        exception is raised to the caller."""
         if self._closed:  # closed while this call waited for the rate limiter or the lock
             return _refused(coi, NETWORK_ERROR, "OrderClient closed", tx_type), None
         try:
@@ -412,6 +422,12 @@ class OrderClient:
         if error is not None or tx_info is None:
             self.nonces.release(nonce)
             return _refused(coi, codes.INVALID_TX_INFO, f"signing failed: {error}", tx_type), None
+        if gate is not None:
+            try:
+                await gate
+            except BaseException:
+                self.nonces.release(nonce)
+                raise
 
         ts_sent = self._clock_ns()
         body = urlencode({"tx_type": signed_type, "tx_info": tx_info})
