@@ -345,6 +345,10 @@ def _ray_restarts(handle: Any) -> int | None:
         return None
 
 
+def _signed(value: float | None, spec: str) -> str:
+    return "?" if value is None else format(value, spec)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:400]}"
@@ -469,7 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(system.status_table(), flush=True)
         summary = system.stop()
         print("summary: " + ", ".join(
-            f"{name}: {row['trades']} trades, pnl {row['realized_pnl']}, position {row['position']}"
+            f"{name}: {row['trades']} trades, pnl {_signed(row['realized_pnl'], '+.4f')}, "
+            f"position {_signed(row['position'], '+g')}"
             for name, row in summary["strategies"].items()) + " | restarts: " + ", ".join(
             f"{name} {row['restarts']}" for name, row in summary["actors"].items()), flush=True)
         return 0

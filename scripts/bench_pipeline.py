@@ -63,6 +63,9 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
+DATA_LANE = True  # --ray-only sets it false: every message a Ray call (for comparison)
+
+
 def _settings(tmp: Path, speed: float, fast: bool, candle_s: int = 15) -> Any:
     from config.settings import AppSettings
 
@@ -79,7 +82,7 @@ def _settings(tmp: Path, speed: float, fast: bool, candle_s: int = 15) -> Any:
         "risk": {"max_net_notional": 1e9, "order_rate_per_min": 100_000, "reconcile_interval_s": 600.0,
                  "breakers": {"max_consecutive_losses": 100_000, "daily_loss_pct": 100.0, "max_drawdown_pct": 100.0}},
         "storage": {"db_path": str(tmp / f"bench-{uuid.uuid4().hex[:6]}.db"), "backup_dir": str(tmp / "backups")},
-        "supervisor": {"heartbeat_interval_s": 1.0, "heartbeat_timeout_s": 30.0},
+        "supervisor": {"heartbeat_interval_s": 1.0, "heartbeat_timeout_s": 30.0, "data_lane": DATA_LANE},
         "log_level": "WARNING",
     })
 
@@ -275,7 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-per-s", type=float, default=200.0, help="market events/s of the latency phase")
     parser.add_argument("--candle-s", type=int, default=15, help="candle interval of the latency phase's strategies")
     parser.add_argument("--quick", action="store_true", help="short spans (a smoke run)")
+    parser.add_argument("--ray-only", action="store_true", help="no data lane: every message is a Ray call")
     args = parser.parse_args(argv)
+    global DATA_LANE
+    DATA_LANE = not args.ray_only
     if args.quick:
         args.latency_s, args.throughput_s, args.kills = 10.0, 8.0, 1
 
@@ -328,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         "recovery_ms": round(lat["recovery_ms"], 1),
         "orders": lat["orders"],
         "events_per_s_offered_latency_phase": round(lat["events_per_s_offered"], 1),
+        "data_lane": DATA_LANE,
         "ray_two_hops_p50_ms": round(hops["p50"], 3),
         "ray_two_hops_p99_ms": round(hops["p99"], 3),
     }
