@@ -37,6 +37,7 @@ from loguru import logger
 
 HEADER = 4
 MAX_FRAME = 256 * 1024 * 1024
+HELLO_MAX = 1024  # a peer that has not shown the token yet gets no bigger frame read
 RECONNECT_AFTER_S = 0.5  # at most one connection attempt per receiver this often after a failure
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
@@ -55,9 +56,9 @@ def _frame(payload: list[Any]) -> bytes:
     return len(body).to_bytes(HEADER, "big") + body
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> Any:
+async def _read_frame(reader: asyncio.StreamReader, max_size: int = MAX_FRAME) -> Any:
     size = int.from_bytes(await reader.readexactly(HEADER), "big")
-    if size > MAX_FRAME:
+    if size > max_size:
         raise ValueError(f"lane frame of {size} bytes")
     return _decode(await reader.readexactly(size))
 
@@ -93,7 +94,7 @@ class LaneServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            hello = await asyncio.wait_for(_read_frame(reader), timeout=5.0)
+            hello = await asyncio.wait_for(_read_frame(reader, max_size=HELLO_MAX), timeout=5.0)
             if not (isinstance(hello, list) and len(hello) == 2 and hello[0] == "hello"
                     and isinstance(hello[1], str) and hmac.compare_digest(hello[1].encode(), self.token)):
                 self.refused += 1

@@ -2,7 +2,8 @@
 and turns the venue's account updates into order events.
 
 Commands (`on_command(OrderCommand, origin_ns)`, from risk only):
-- an order is journaled with `persistence.write_durable` BEFORE it is signed and sent; a command
+- an order is journaled with `persistence.write_durable` BEFORE it is sent (it is signed while the
+  write commits: the order client posts only once the write returned, its `gate`); a command
   whose (account, client_order_index) this router already handled, or that was journaled before
   this incarnation started, is a duplicate and is never sent again (DESIGN invariant 2);
 - a send refused before anything left the process (`sent=False`, e.g. connection refused) is
@@ -115,7 +116,8 @@ class RouterActor(ActorShell):
         self.snapshots: dict[int, asyncio.Event] = {a: asyncio.Event() for a in self.accounts}
         self.outbox = Outbox(self.sender, "persistence", "write_durable_many")
         self.latencies_ms: deque[float] = deque(maxlen=100_000)
-        # stage timings of recent orders (ms): origin -> command received, journal, send
+        # stage timings of recent orders (ms): origin -> command received; received -> journaled;
+        # sending -> signed and journaled (the POST starts); sending -> the venue's answer
         self.stage_ms: dict[str, deque[float]] = {k: deque(maxlen=10_000) for k in ("receive", "journal", "sign", "send")}
         self.origins: dict[tuple[int, int], tuple[int, int]] = {}  # order -> (origin ns, intent ts_event)
         self._origin_order: deque[tuple[int, int]] = deque()

@@ -159,3 +159,16 @@ async def test_a_restarted_receiver_is_found_again() -> None:
     assert second.calls == 1
     client.close()
     await second.stop()
+
+
+async def test_a_peer_without_the_token_cannot_make_the_receiver_read_a_big_frame() -> None:
+    receiver = Receiver()
+    server = LaneServer("receiver", receiver, frozenset({"on_batch"}), TOKEN, "127.0.0.1")
+    host, port = await server.start()
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write((64 * 1024 * 1024).to_bytes(4, "big"))  # announces 64 MiB before any hello
+    await writer.drain()
+    assert await asyncio.wait_for(reader.read(), 5.0) == b""  # dropped at once
+    assert server.calls == 0
+    writer.close()
+    await server.stop()
