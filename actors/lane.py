@@ -161,6 +161,7 @@ class LaneClient:
         self.pending: dict[int, _Call] = {}
         self.ids = itertools.count(1)
         self.connecting: asyncio.Task[None] | None = None
+        self.reading: asyncio.Task[None] | None = None
         self.next_attempt = 0.0
         self.lane_calls = 0
         self.ray_calls = 0
@@ -205,7 +206,7 @@ class LaneClient:
                 return
             self.methods = frozenset(methods)
             self.writer = writer
-            asyncio.ensure_future(self._read_answers(reader, writer))
+            self.reading = asyncio.ensure_future(self._read_answers(reader, writer))  # held: the loop keeps weak refs
         except Exception as exc:  # the receiver is restarting or unreachable: Ray carries the calls
             logger.bind(actor=self.owner).debug("lane to {} not up: {}: {}", self.target, type(exc).__name__, exc)
         finally:

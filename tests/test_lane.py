@@ -57,6 +57,15 @@ async def _pair(receiver: Receiver, token: str = TOKEN) -> tuple[LaneServer, Lan
     return server, client, fallback
 
 
+async def _connected(receiver: Receiver) -> tuple[LaneServer, LaneClient, Fallback]:
+    """A pair whose lane is up (the first call went by the fallback, which is then forgotten)."""
+    server, client, fallback = await _pair(receiver)
+    client.call("on_batch", b"warm")
+    await _until(lambda: client.up)
+    fallback.calls.clear()
+    return server, client, fallback
+
+
 async def _until(predicate: Any, timeout_s: float = 5.0) -> None:
     async def poll() -> None:
         while not predicate():
@@ -81,10 +90,7 @@ async def test_calls_go_by_ray_until_the_lane_is_up_then_by_the_lane() -> None:
 
 async def test_a_handler_error_is_the_callers_and_is_not_sent_again() -> None:
     receiver = Receiver()
-    server, client, fallback = await _pair(receiver)
-    client.call("on_batch", b"x")
-    await _until(lambda: client.up)
-    fallback.calls.clear()
+    server, client, fallback = await _connected(receiver)
     with pytest.raises(LaneRemoteError, match="ValueError: negative"):
         await client.call("on_intent", -1)
     assert fallback.calls == []
@@ -94,9 +100,7 @@ async def test_a_handler_error_is_the_callers_and_is_not_sent_again() -> None:
 
 async def test_a_method_the_receiver_does_not_list_is_refused() -> None:
     receiver = Receiver()
-    server, client, _fallback = await _pair(receiver)
-    client.call("on_batch", b"x")
-    await _until(lambda: client.up)
+    server, client, _fallback = await _connected(receiver)
     client.methods = frozenset({"secret"})  # a caller that asks anyway
     with pytest.raises(LaneRemoteError, match="not served on the lane"):
         await client.call("secret")
@@ -118,10 +122,7 @@ async def test_a_caller_without_the_token_is_refused() -> None:
 
 async def test_calls_unanswered_when_the_connection_breaks_go_by_ray_in_order() -> None:
     receiver = Receiver()
-    server, client, fallback = await _pair(receiver)
-    client.call("on_batch", b"warm")
-    await _until(lambda: client.up)
-    fallback.calls.clear()
+    server, client, fallback = await _connected(receiver)
     receiver.gate = asyncio.Event()  # the receiver holds the calls: no answer comes
     answers = [client.call("on_batch", bytes([i])) for i in range(5)]
     await _until(lambda: server.calls == 5)
