@@ -262,12 +262,23 @@ class Sender:
         """target.method(*args) by the lane when it is up, else by Ray (the target must exist)."""
         if not self.lane_token:
             return self._ray_call(target, method, *args)
+        return self._lane(target).call(method, *args)
+
+    def open_lanes(self, *targets: str) -> None:
+        """Start connecting the lanes to these targets now, so that the first hot-path call does
+        not go by Ray while its lane connects. Best effort: a target that is not up yet is tried
+        again on the first call."""
+        if self.lane_token:
+            for target in targets:
+                self._lane(target).connect_soon()
+
+    def _lane(self, target: str) -> LaneClient:
         lane = self.lanes.get(target)
         if lane is None:
             lane = self.lanes[target] = LaneClient(
                 self.owner, target, self.lane_token, lookup=lambda: self._lane_address(target),
                 ray_call=lambda m, *a: self._ray_call(target, m, *a), clock=time.monotonic)
-        return lane.call(method, *args)
+        return lane
 
     def _ray_call(self, target: str, method: str, *args: Any) -> Any:
         handle = self.peers.get(target)

@@ -89,6 +89,7 @@ class FeedActor(ActorShell):
             stale_after_s=self.settings.feed.stale_after_s,
             depth=1,
         )
+        self.sender.open_lanes(*self.subscribers)
         await self.client.start()
         for sub in self.subscribers.values():
             sub.task = asyncio.ensure_future(self._pump(sub))

@@ -182,11 +182,11 @@ class LaneClient:
             self.writer.write(_frame([call_id, method, list(args)]))
             self.lane_calls += 1
             return future
-        self._connect_soon()
+        self.connect_soon()
         self.ray_calls += 1
         return asyncio.ensure_future(self.ray_call(method, *args))
 
-    def _connect_soon(self) -> None:
+    def connect_soon(self) -> None:
         if self.connecting is not None or self.up or self.clock() < self.next_attempt:
             return
         self.next_attempt = self.clock() + RECONNECT_AFTER_S

@@ -185,6 +185,7 @@ class RiskActor(ActorShell):
     async def _start(self) -> None:
         from venue.rest import LighterRest
 
+        self.sender.open_lanes("router", "persistence")
         self.rest = LighterRest(self.settings.venue.url)
         specs = await self.retrying("market details", self.rest.order_book_details)
         missing = [m for m in self.settings.markets if m not in specs]

@@ -143,6 +143,13 @@ class RouterActor(ActorShell):
                 url, account, strategy.api_key_index, key, markets, rate_limit=rate, sign_threads=1
             )
             del key
+        # the first order of each account must not pay for the nonce fetch, the connection and
+        # the signing thread's start (~30 ms): done now, best effort (the first order retries them)
+        warmed = await asyncio.gather(*(c.warm_up() for c in self.clients.values()), return_exceptions=True)
+        for account, outcome in zip(self.clients, warmed, strict=True):
+            if isinstance(outcome, Exception):
+                self.log.warning("order client of account {} not warmed up: {}", account, type(outcome).__name__)
+        self.sender.open_lanes("persistence", "risk", *(s.actor_name for s in self.settings.enabled_strategies))
         accounts = sorted(self.accounts)
         self.known = {tuple(k) for k in await self.sender.call("persistence", "known_orders", accounts, 0,
                                                                 timeout_s=60.0)}  # type: ignore[misc]

@@ -121,6 +121,7 @@ class StrategyActor(ActorShell):
         from strategies.registry import build
         from venue.rest import LighterRest
 
+        self.sender.open_lanes("risk", "persistence")
         self.rest = LighterRest(self.settings.venue.url)
         specs = await self.retrying("market details", self.rest.order_book_details)
         self.market = specs[self.market_id]

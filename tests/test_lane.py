@@ -173,3 +173,14 @@ async def test_a_peer_without_the_token_cannot_make_the_receiver_read_a_big_fram
     assert server.calls == 0
     writer.close()
     await server.stop()
+
+
+async def test_a_lane_opened_ahead_carries_the_first_call() -> None:
+    receiver = Receiver()
+    server, client, fallback = await _pair(receiver)
+    client.connect_soon()  # what Sender.open_lanes does at an actor's start
+    await _until(lambda: client.up)
+    assert await client.call("on_batch", b"first") == "got 5"
+    assert fallback.calls == [] and receiver.seen == [b"first"] and client.ray_calls == 0
+    client.close()
+    await server.stop()

@@ -703,3 +703,13 @@ async def test_the_gate_holds_the_post_until_it_opens_and_a_failed_gate_sends_no
     assert len(venue.arrivals) == 1  # nothing left this process
     assert accepted(await client.limit_order(SOL, False, 0.1, 150.0, client_order_index=9)).nonce == FIRST_NONCE + 1
     assert venue.nonce_calls == 1  # the unsent signature gave its nonce back
+
+
+async def test_warm_up_fetches_the_nonce_and_spends_none(client: OrderClient, venue: FakeLighter) -> None:
+    await client.warm_up()
+    assert venue.nonce_calls == 1 and venue.arrivals == []  # asked once; the throwaway signature is not sent
+    assert client.nonces.known_next == FIRST_NONCE
+    accepted(await client.limit_order(2, False, 0.1, 150.0, client_order_index=5))
+    await client.warm_up()  # the count is known: nothing asked
+    accepted(await client.limit_order(2, False, 0.1, 150.0, client_order_index=6))
+    assert venue.nonce_calls == 1 and venue.accepted_nonces() == [FIRST_NONCE, FIRST_NONCE + 1]

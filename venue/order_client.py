@@ -247,6 +247,23 @@ class OrderClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def warm_up(self) -> None:
+        """Pay the first order's one-off costs now rather than on the first order: the venue's
+        next nonce (its request also opens the keep-alive connection sendTx reuses) and the
+        signing thread with its first call into the Go signer. Measured on the paper venue, the
+        first order after a start took ~30 ms against ~5 ms for the next ones. The throwaway
+        signature (a cancel of order 0) is never sent, so it spends no nonce. Raises what the
+        nonce fetch raises (the venue unreachable): the caller decides whether that matters."""
+        async with self._send_lock:
+            if self.nonces.known_next is None:
+                await self.nonces.hard_refresh()
+            nonce = self.nonces.known_next
+            if nonce is None or not self.markets:
+                return
+            market = min(self.markets)
+            await asyncio.get_running_loop().run_in_executor(self._sign_pool, functools.partial(
+                self._signer.sign_cancel_order, market, 0, nonce=nonce, api_key_index=self.api_key_index))
+
     # --- orders --------------------------------------------------------------------------------
     async def limit_order(
         self,
