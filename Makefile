@@ -25,6 +25,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
 
 bench: $(STAMP)
 	$(PY) scripts/bench_venue.py

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import secrets
 import signal
@@ -126,7 +127,7 @@ class System:
                                options=self.options.get(spec.name, {}), lane_token=self.lane_token,
                                lane_on_node_ip=self.cluster)
             retries = getattr(cls, "MAX_TASK_RETRIES", 0)
-            handle = ray.remote(cls).options(
+            handle: Any = ray.remote(cls).options(
                 name=spec.name, namespace=self.namespace, max_restarts=-1, max_task_retries=retries,
                 num_cpus=spec.num_cpus, max_concurrency=1000,
             ).remote(ctx)
@@ -153,7 +154,7 @@ class System:
         """One round of heartbeats: liveness, restarts, intensity, hung actors."""
         import ray
 
-        from messages.codec import CONTROL
+        from messages.codec import CONTROL, as_heartbeat
 
         now = time.monotonic()
         patience = max(2.0 * self.settings.supervisor.heartbeat_interval_s, 1.0)
@@ -170,9 +171,10 @@ class System:
             child = refs[ref]
             child.pending = None
             try:
-                beat = CONTROL.decode(ray.get(ref, timeout=CALL_TIMEOUT_S))
+                message = CONTROL.decode(ray.get(ref, timeout=CALL_TIMEOUT_S))
             except Exception:
                 continue  # died with the call in flight: the next poll reaches the new incarnation
+            beat = as_heartbeat(message)  # heartbeat() always answers a Heartbeat: anything else is a bug
             stats = dict(beat.stats)
             child.stats = stats
             name = child.spec.name
@@ -244,7 +246,8 @@ class System:
         from messages.codec import CONTROL
         from messages.control import Flatten, Halt, Resume
 
-        cls = {"halt": Halt, "resume": Resume, "flatten": Flatten}[kind]
+        kinds: dict[str, type[Halt | Resume | Flatten]] = {"halt": Halt, "resume": Resume, "flatten": Flatten}
+        cls = kinds[kind]
         command = cls(reason=reason, scope=scope, issued_by="operator", ts_event=wall_ns(), seq=int(time.time()))
         return ray.get(self.handle("risk").control.remote(CONTROL.encode(command)), timeout=30.0)
 
@@ -413,10 +416,11 @@ def _init_ray(settings: AppSettings, address: str | None, namespace: str) -> Any
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     import ray
 
-    common = {"namespace": namespace, "log_to_driver": True, "logging_level": "WARNING"}
+    # logging.WARNING: ray.init types logging_level as int (a level name is turned into this same int)
     if address:
-        return ray.init(address=address, **common)
-    return ray.init(include_dashboard=settings.dashboard, dashboard_host="127.0.0.1", **common)
+        return ray.init(address=address, namespace=namespace, log_to_driver=True, logging_level=logging.WARNING)
+    return ray.init(include_dashboard=settings.dashboard, dashboard_host="127.0.0.1", namespace=namespace,
+                    log_to_driver=True, logging_level=logging.WARNING)
 
 
 def _dashboard_note(context: Any) -> str | None:

@@ -39,6 +39,7 @@ import asyncio
 import time
 from collections import defaultdict, deque
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -193,7 +194,7 @@ class RiskActor(ActorShell):
             raise ValueError(f"the venue does not list markets {missing}")
         limits: dict[str, StrategyLimits] = {}
         for s in self.strategies.values():
-            info = await self.retrying(f"account {s.account_index}", lambda a=s.account_index: self.rest.account(a))
+            info = await self.retrying(f"account {s.account_index}", partial(self.rest.account, s.account_index))
             equity = info.total_asset_value or info.collateral
             limits[s.name] = StrategyLimits(account_index=s.account_index, market_id=s.market_id,
                                             size_max=s.size_max, equity=equity)

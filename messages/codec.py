@@ -31,7 +31,7 @@ from typing import Any, Generic, TypeVar, get_args
 import msgspec
 
 from messages.base import Message, tag_of
-from messages.control import ControlMessage
+from messages.control import ControlMessage, Heartbeat
 from messages.journal import JournalRecord
 from messages.market import BookDepth, BookTop, Candle, FeedStatus, MarketBatch, Trade
 from messages.orders import Intent, OrderCommand, OrderEventMessage
@@ -95,6 +95,19 @@ JOURNAL: Codec[JournalRecord] = Codec("journal", JournalRecord)
 ANY: Codec[AnyMessage] = Codec("any", AnyMessage)
 
 CHANNELS: tuple[Codec[Any], ...] = (MARKET, INTENTS, COMMANDS, ORDER_EVENTS, CONTROL, STATE, JOURNAL)
+
+
+def as_heartbeat(message: ControlMessage) -> Heartbeat:
+    """The control message as a Heartbeat; TypeError if it is another control message."""
+    if not isinstance(message, Heartbeat):
+        raise TypeError(f"expected a heartbeat on the {CONTROL.name!r} channel, got {tag_of(message)!r}")
+    return message
+
+
+def decode_heartbeat(data: bytes | bytearray | memoryview) -> Heartbeat:
+    """A Heartbeat from CONTROL bytes (an actor's `heartbeat()` reply); DecodeError if malformed,
+    TypeError if the bytes hold another control message."""
+    return as_heartbeat(CONTROL.decode(data))
 
 
 def journal_record(message: AnyMessage, *, actor: str, seq: int, ts_init: int) -> JournalRecord:

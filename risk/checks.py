@@ -30,16 +30,28 @@ from venue.markets import MarketSpec, OrderRefused
 
 
 class IntentLike(Protocol):
-    strategy: str
-    account_index: int
-    market_id: int
-    side: Any
-    size: float
-    price: float | None
-    kind: str
-    tif: str
-    reduce_only: bool
-    is_exit: bool
+    """What the checks read of an intent: read-only, so frozen Structs (OrderIntent) qualify."""
+
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def account_index(self) -> int: ...
+    @property
+    def market_id(self) -> int: ...
+    @property
+    def side(self) -> Any: ...
+    @property
+    def size(self) -> float: ...
+    @property
+    def price(self) -> float | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def tif(self) -> str: ...
+    @property
+    def reduce_only(self) -> bool: ...
+    @property
+    def is_exit(self) -> bool: ...
 
 
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True):

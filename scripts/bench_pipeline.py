@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import signal
@@ -95,9 +96,9 @@ def _get(handle: Any, method: str, *args: Any, timeout: float = 60.0) -> Any:
 
 
 def _stats(handle: Any) -> dict[str, float]:
-    from messages.codec import CONTROL
+    from messages.codec import decode_heartbeat
 
-    return dict(CONTROL.decode(_get(handle, "heartbeat")).stats)
+    return dict(decode_heartbeat(_get(handle, "heartbeat")).stats)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -272,8 +273,13 @@ def ray_two_hops(n: int = 200, interval_s: float = 0.05) -> dict[str, float]:
                 self.hop.f.remote(time.time_ns())
                 await asyncio.sleep(interval_s)  # the message rate
 
-    sink = Sink.remote()
-    source = Source.remote(Hop.remote(sink))
+    # @ray.remote(...) made these ActorClasses, but mypy ignores what a class decorator returns and
+    # still sees the plain classes (no `.remote`): use them untyped
+    sink_cls: Any = Sink
+    hop_cls: Any = Hop
+    source_cls: Any = Source
+    sink = sink_cls.remote()
+    source = source_cls.remote(hop_cls.remote(sink))
     ray.get(source.run.remote(n, interval_s), timeout=120)
     lat = _wait(lambda: (v := ray.get(sink.get.remote(), timeout=30)) and len(v) >= n and v, 30, "the sink")
     return {"p50": _percentile(lat, 0.5), "p99": _percentile(lat, 0.99)}
@@ -305,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     logger.add(sys.stderr, level="WARNING")
     tmp = Path(tempfile.mkdtemp(prefix="lt-bench-"))
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024 * 1024,
-             _temp_dir=tempfile.mkdtemp(prefix="lt-bray-", dir="/tmp"), logging_level="ERROR", log_to_driver=False)
+             _temp_dir=tempfile.mkdtemp(prefix="lt-bray-", dir="/tmp"), logging_level=logging.ERROR,
+             log_to_driver=False)
     try:
         hops = ray_two_hops()
         lat = latency_and_recovery(tmp, args.latency_s, args.kills, args.events_per_s, args.candle_s)

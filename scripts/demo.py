@@ -99,6 +99,8 @@ async def tour(url: str) -> None:
             await asyncio.wait_for(log.book_ready.wait(), 15)
             book = ws.book(2)
             bid, ask = book.best_bid_price(), book.best_ask_price()
+            if bid is None or ask is None:  # the tour prices every order off both sides of the top
+                raise RuntimeError(f"the book of market 2 is one-sided after its snapshot (bid {bid}, ask {ask})")
             print(f"book: bid {bid:.3f} / ask {ask:.3f}  (mid {log.mid:.3f})")
 
             print("orders:")

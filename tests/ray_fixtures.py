@@ -16,6 +16,7 @@ finds it as a module attribute; tests/conftest.py belongs to the lead).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -50,7 +51,7 @@ def ray_session() -> Iterator[Any]:
     temp_dir = tempfile.mkdtemp(prefix="lt-ray-", dir="/tmp")
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024 * 1024, _temp_dir=temp_dir,
-                 logging_level="WARNING", log_to_driver=True)
+                 logging_level=logging.WARNING, log_to_driver=True)
     yield ray
     ray.shutdown()
     shutil.rmtree(temp_dir, ignore_errors=True)
@@ -164,9 +165,9 @@ class SystemRun:
         return ray.get(getattr(self.system.handle(name), method).remote(*args), timeout=timeout_s)
 
     def stats(self, name: str) -> dict[str, float]:
-        from messages.codec import CONTROL
+        from messages.codec import decode_heartbeat
 
-        return dict(CONTROL.decode(self.call(name, "heartbeat")).stats)
+        return dict(decode_heartbeat(self.call(name, "heartbeat")).stats)
 
     @property
     def accounts(self) -> list[int]:

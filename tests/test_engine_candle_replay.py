@@ -84,6 +84,7 @@ def test_one_hour_of_sol_candles_trades_and_balances(sol_candles_path) -> None:
                time_in_force=TimeInForce.GTT, order_expiry_ms=ts_ms + 30_000)
         engine.expire(ts_ms)
 
+    assert first_ts is not None and last_ts is not None
     assert last_ts - first_ts >= 59 * 60_000  # the whole hour went through
     assert books > 10_000 and trades_seen > 100
     assert fills[taker] >= 60  # every minute's market order filled at least once

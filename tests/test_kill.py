@@ -87,8 +87,10 @@ def test_killed_actor_restarts_rehydrated_and_invariants_hold(
                 assert restored["trades"] >= view["trades"], "the strategy lost its closed trades"
                 assert restored["mismatch"] is None, f"position not rehydrated: {restored['mismatch']}"
             # trading goes on after the restart
-            wait_until(lambda n=trades_before: run.trades_closed() >= n + 2, 90, interval_s=0.3,
-                       message=f"trades after {how} of {name}")
+            def traded_on(n: int = trades_before) -> bool:  # bound now: trades_before is a loop variable
+                return run.trades_closed() >= n + 2
+
+            wait_until(traded_on, 90, interval_s=0.3, message=f"trades after {how} of {name}")
         run.quiesce()
         facts = run.check_invariants()
         for start, end in down_windows:

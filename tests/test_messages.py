@@ -42,7 +42,8 @@ from messages.codec import (
     journal_record,
     open_journal_record,
 )
-from messages.market import MarketEvent
+from messages.market import MarketEvent, MarketEventType
+from messages.orders import OrderKind
 
 # ---------------------------------------------------------------------------------------------
 # Hypothesis strategies derived from the Structs' own type information, so a field added later
@@ -84,7 +85,8 @@ def _for_type(info: mi.Type) -> st.SearchStrategy[Any]:
 
 @st.composite
 def _order_intents(draw: st.DrawFn) -> OrderIntent:
-    kind = draw(st.sampled_from(["limit", "market"]))
+    kinds: list[OrderKind] = ["limit", "market"]
+    kind = draw(st.sampled_from(kinds))
     return OrderIntent(
         strategy=draw(st.text(max_size=10)),
         account_index=draw(_INTS),
@@ -166,7 +168,7 @@ def test_tags_are_short_explicit_and_unique() -> None:
 
 
 @pytest.mark.parametrize("cls", ALL_MESSAGE_TYPES, ids=lambda cls: cls.__name__)
-def test_every_message_is_frozen_kw_only_with_event_time_and_seq(cls: type) -> None:
+def test_every_message_is_frozen_kw_only_with_event_time_and_seq(cls: type[Message]) -> None:
     config = cls.__struct_config__
     assert config.frozen
     assert config.tag_field == "type"
@@ -174,8 +176,11 @@ def test_every_message_is_frozen_kw_only_with_event_time_and_seq(cls: type) -> N
     assert {"ts_event", "seq"} <= names
     if issubclass(cls, MarketEvent) or cls is MarketBatch:
         assert "ts_init" in names
+    # keyword-only: positional construction is refused. The call is ill-typed on purpose (the
+    # runtime check is what is tested), so it goes through an untyped reference to the class.
+    untyped: Any = cls
     with pytest.raises(TypeError):
-        cls(1, 2)  # keyword-only: positional construction is refused
+        untyped(1, 2)
 
 
 def test_messages_cannot_be_mutated() -> None:
@@ -221,7 +226,7 @@ def test_union_decoding_picks_the_concrete_type_by_tag() -> None:
 
 
 def test_market_batch_decodes_mixed_events_in_order() -> None:
-    events = [
+    events: list[MarketEventType] = [
         BookTop(market_id=2, bid=1.0, bid_size=2.0, ask=1.1, ask_size=3.0, ts_event=1, ts_init=2, seq=1),
         Trade(
             market_id=2, trade_id=7, price=1.05, size=0.5, taker_is_buyer=True, ts_event=1, ts_init=2, seq=2

@@ -636,11 +636,13 @@ def test_cli_port_zero_prints_the_url_and_serves():
         proc.wait(timeout=10)
 
 
-def _readline_with_timeout(proc: subprocess.Popen, timeout: float) -> str:
+def _readline_with_timeout(proc: subprocess.Popen[str], timeout: float) -> str:
     import threading
 
+    stdout = proc.stdout
+    assert stdout is not None, "the simulator was started without stdout=PIPE"
     result: list[str] = []
-    thread = threading.Thread(target=lambda: result.append(proc.stdout.readline()), daemon=True)
+    thread = threading.Thread(target=lambda: result.append(stdout.readline()), daemon=True)
     thread.start()
     thread.join(timeout)
     assert result, "the simulator printed no URL in time"

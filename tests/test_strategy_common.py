@@ -436,9 +436,11 @@ def _candles(n: int, interval: int, start: int = T0, price: float = 150.0) -> li
 
 
 def test_warmup_fills_the_candles_a_strategy_needs_and_checks_their_spacing() -> None:
+    from strategies.breakout import BreakoutStrategy
     from strategies.registry import build
 
     s = build("breakout", "b", SOL_DEFAULT)
+    assert isinstance(s, BreakoutStrategy)
     assert s.warmup_needed() == 50
     candles = _candles(50, 900_000)
     with pytest.raises(ValueError, match="900000 ms apart"):
@@ -452,8 +454,10 @@ def test_warmup_fills_the_candles_a_strategy_needs_and_checks_their_spacing() ->
 
 def test_renko_warmup_builds_bricks_and_the_atr_from_one_minute_candles() -> None:
     from strategies.registry import build
+    from strategies.renko_ao import RenkoAoStrategy
 
     s = build("renko_ao", "r", SOL_DEFAULT)
+    assert isinstance(s, RenkoAoStrategy)
     assert s.warmup_needed() == 240
     s.warmup(_candles(240, 60_000))
     assert s._atr.ready and s._brick_count > 34 and s._ao.ready

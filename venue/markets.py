@@ -133,14 +133,22 @@ def _fee_fraction(raw: Any) -> float:
     return float(raw) / 100.0
 
 
+def _int_field(row: dict[str, Any], key: str, fallback: str) -> int:
+    """row[key] (else row[fallback]) as an int; TypeError if neither is there (or it is null)."""
+    value = row.get(key, row.get(fallback))
+    if value is None:
+        raise TypeError(f"{key!r} (or {fallback!r}) is missing or null")
+    return int(value)
+
+
 def market_from_details(row: dict[str, Any]) -> MarketSpec:
     """One entry of `orderBookDetails` (or `orderBooks`) to a MarketSpec."""
     try:
         return MarketSpec(
             market_id=int(row["market_id"]),
             symbol=str(row["symbol"]),
-            size_decimals=int(row.get("size_decimals", row.get("supported_size_decimals"))),
-            price_decimals=int(row.get("price_decimals", row.get("supported_price_decimals"))),
+            size_decimals=_int_field(row, "size_decimals", "supported_size_decimals"),
+            price_decimals=_int_field(row, "price_decimals", "supported_price_decimals"),
             min_base_amount=float(row["min_base_amount"]),
             min_quote_amount=float(row["min_quote_amount"]),
             maker_fee=_fee_fraction(row.get("maker_fee", "0")),

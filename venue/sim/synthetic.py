@@ -169,7 +169,7 @@ def _mix64(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def _hash(key: int, *parts: np.ndarray) -> np.ndarray:
+def _hash(key: int, *parts: np.ndarray | int) -> np.ndarray:
     """A stable 64-bit hash of (key, parts...), elementwise over the broadcast parts.
 
     Each part is mixed on its own before it is combined, so nearby integers (adjacent ticks,
