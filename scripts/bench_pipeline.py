@@ -54,7 +54,7 @@ FAST_PARAMS: dict[str, Any] = {
     "retry_backoff_ms": 500,
 }
 SYNTHETIC_EVENTS_PER_S = 14.0  # the synthetic source's market events per second of event time
-STRATEGIES = 4
+STRATEGIES = 4  # --strategies changes it (the figures are for 4)
 
 
 def _port() -> int:
@@ -286,6 +286,7 @@ def ray_two_hops(n: int = 200, interval_s: float = 0.05) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global DATA_LANE, STRATEGIES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-s", type=float, default=30.0)
     parser.add_argument("--throughput-s", type=float, default=20.0)
@@ -296,10 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-per-s", type=float, default=200.0, help="market events/s of the latency phase")
     parser.add_argument("--candle-s", type=int, default=15, help="candle interval of the latency phase's strategies")
     parser.add_argument("--quick", action="store_true", help="short spans (a smoke run)")
+    parser.add_argument("--strategies", type=int, default=STRATEGIES,
+                        help="strategy actors (identical, so they order on the same ticks)")
     parser.add_argument("--ray-only", action="store_true", help="no data lane: every message is a Ray call")
     args = parser.parse_args(argv)
-    global DATA_LANE
     DATA_LANE = not args.ray_only
+    STRATEGIES = args.strategies
     if args.quick:
         args.latency_s, args.throughput_s, args.kills = 10.0, 8.0, 1
 
@@ -330,12 +333,12 @@ def main(argv: list[str] | None = None) -> int:
         ("  the first orders after start (cold, not in the above)", f"{lat['first_orders_ms']} ms"),
         ("feed receipt -> venue p50 / p99", f"{lat['feed_to_order_p50_ms']:.2f} / {lat['feed_to_order_p99_ms']:.2f} ms"),
         *((f"  stage {k} p50 / p99", f"{p50:.2f} / {p99:.2f} ms") for k, (p50, p99) in lat["stages"].items()),
-        (f"events/s into 4 strategy actors ({args.throughput_levels}-level book)",
+        (f"events/s into {STRATEGIES} strategy actors ({args.throughput_levels}-level book)",
          f"{thr['events_per_s']:.0f} (>= 20000)"),
         ("  market source events/s at the venue", f"{thr['venue_events_per_s']:.0f}"),
         ("  delivered per strategy (after conflation)", str(thr["delivered_per_strategy_per_s"])),
         ("  max strategy lag", f"{thr['max_lag_ms']:.1f} ms (< 250)"),
-        ("events/s into 4 strategy actors (20-level book)", f"{thr_full['events_per_s']:.0f}"),
+        (f"events/s into {STRATEGIES} strategy actors (20-level book)", f"{thr_full['events_per_s']:.0f}"),
         ("  market source events/s at the venue", f"{thr_full['venue_events_per_s']:.0f}"),
         ("  max strategy lag", f"{thr_full['max_lag_ms']:.1f} ms"),
         ("recovery after SIGKILL of a strategy", f"{lat['recovery_ms']:.0f} ms {lat['recoveries_ms']} (<= 1500)"),
@@ -356,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         "orders": lat["orders"],
         "events_per_s_offered_latency_phase": round(lat["events_per_s_offered"], 1),
         "data_lane": DATA_LANE,
+        "strategies": STRATEGIES,
         "ray_two_hops_p50_ms": round(hops["p50"], 3),
         "ray_two_hops_p99_ms": round(hops["p99"], 3),
     }
