@@ -144,7 +144,8 @@ class RouterActor(ActorShell):
             )
             del key
         # the first order of each account must not pay for the nonce fetch, the connection and
-        # the signing thread's start (~30 ms): done now, best effort (the first order retries them)
+        # the signing thread's start (tens of ms): done now, best effort (the first order redoes
+        # what failed)
         warmed = await asyncio.gather(*(c.warm_up() for c in self.clients.values()), return_exceptions=True)
         for account, outcome in zip(self.clients, warmed, strict=True):
             if isinstance(outcome, Exception):
