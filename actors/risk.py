@@ -103,7 +103,7 @@ def breaker_to_message(breaker: CircuitBreaker, ts_event: int, seq: int) -> Brea
         tripped=breaker.tripped,
         reason=breaker.tripped_reason or "",
         since_ts=None if breaker.tripped_since_ms is None else breaker.tripped_since_ms * NS_PER_MS,
-        daily_loss=-breaker.daily_pnl,
+        daily_loss=0.0 - breaker.daily_pnl,  # not -0.0 for a fresh day
         day=day,
         consecutive_losses=breaker.consecutive_losses,
         peak_equity=breaker.peak_equity,
@@ -124,7 +124,7 @@ def breaker_from_message(state: BreakerState, limits: BreakerLimits) -> CircuitB
         "peak_equity": state.peak_equity,
         "day": day,
         "day_start_equity": state.equity + state.daily_loss,
-        "daily_pnl": -state.daily_loss,
+        "daily_pnl": 0.0 - state.daily_loss,  # a stored 0 (or -0.0) is a fresh day's 0.0, never -0.0
         "consecutive_losses": state.consecutive_losses,
         "tripped_reason": state.reason if state.tripped else None,
         "tripped_since_ms": None if state.since_ts is None else state.since_ts // NS_PER_MS,

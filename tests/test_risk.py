@@ -193,3 +193,22 @@ def test_reconcile_adopts_the_venue_and_reports_each_mismatch() -> None:
     assert {(m.market_id, m.ours, m.venue) for m in mismatches} == {(2, 1.0, 0.5), (0, 0.0, -0.01)}
     assert (book.get(1, 2).size, book.get(1, 2).avg_entry) == (0.5, 101.0)
     assert book.reconcile(1, {2: (0.5, 101.0), 0: (-0.01, 2000.0)}) == []
+
+
+def test_a_breaker_tripped_before_the_day_rolled_reads_the_same_after_a_restart() -> None:
+    # the risk actor stores the daily loss (= -daily pnl) and restores daily pnl = -loss: a fresh
+    # day's 0.0 must not come back as -0.0 ("day pnl -0.00"): SQLite keeps a REAL -0.0 as 0
+    from actors.risk import breaker_from_message, breaker_to_message
+    from risk.breakers import MS_PER_DAY
+
+    limits = BreakerLimits(max_consecutive_losses=1)
+    breaker = CircuitBreaker("a", 1000.0, limits)
+    day0 = 20_000 * MS_PER_DAY
+    breaker.on_time(day0)
+    assert breaker.on_trade_closed(-3.0, day0 + 1_000) == CircuitBreaker.CONSECUTIVE_LOSSES
+    breaker.on_time(day0 + MS_PER_DAY)  # the next UTC day: the day's pnl is 0.0, the trip stays
+    stored = breaker_to_message(breaker, ts_event=1, seq=1)
+    for daily_loss in (stored.daily_loss, 0.0, -0.0):  # as sent, and as SQLite may give it back
+        restored = breaker_from_message(msgspec.structs.replace(stored, daily_loss=daily_loss), limits)
+        assert restored.describe() == breaker.describe() == \
+            "consecutive_losses (equity 997.00, peak 1000.00, day pnl 0.00, losses in a row 1)"
