@@ -258,6 +258,15 @@ class Sender:
             return await answer
         return await asyncio.wait_for(_awaitable(answer), timeout=timeout_s)
 
+    def call_now(self, target: str, method: str, *args: Any, timeout_s: float) -> asyncio.Future[Any]:
+        """As `call`, but the call leaves before this returns (on the lane, its frame is written
+        now, not when the caller next yields); the future holds the answer. For the router's
+        journal write, which must be under way while the order is signed."""
+        if self.peers.get(target) is None:
+            return asyncio.ensure_future(self.call(target, method, *args, timeout_s=timeout_s))
+        answer = self.invoke(target, method, *args)
+        return asyncio.ensure_future(asyncio.wait_for(_awaitable(answer), timeout=timeout_s))
+
     def invoke(self, target: str, method: str, *args: Any) -> Awaitable[Any]:
         """target.method(*args) by the lane when it is up, else by Ray (the target must exist)."""
         if not self.lane_token:

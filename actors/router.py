@@ -17,7 +17,8 @@ order and trade updates, processed in arrival order by one task: trades first (e
 written durably, deduplicated by (account, trade_id); a duplicate is dropped), then order
 statuses (canceled / expired end an order). Every event goes to risk, to the owning strategy
 (`strategy:<name>.on_order_event`) and to persistence (fills durably, the rest batched).
-`OrderAccepted` comes from the venue's answer to sendTx.
+`OrderAccepted` comes from the venue's answer to the transaction (over the websocket, `jsonapi/sendtx`,
+while it is connected and `venue.tx_over_websocket` is on; else REST sendTx).
 
 Restart: before sending anything the router reloads the journaled keys and the open orders from
 storage and reconciles them with the venue: an open order still active at the venue is tracked
@@ -117,7 +118,7 @@ class RouterActor(ActorShell):
         self.outbox = Outbox(self.sender, "persistence", "write_durable_many")
         self.latencies_ms: deque[float] = deque(maxlen=100_000)
         # stage timings of recent orders (ms): origin -> command received; received -> journaled;
-        # sending -> signed and journaled (the POST starts); sending -> the venue's answer
+        # sending -> signed and journaled (the transaction leaves); sending -> the venue's answer
         self.stage_ms: dict[str, deque[float]] = {k: deque(maxlen=10_000) for k in ("receive", "journal", "sign", "send")}
         self.origins: dict[tuple[int, int], tuple[int, int]] = {}  # order -> (origin ns, intent ts_event)
         self._origin_order: deque[tuple[int, int]] = deque()
@@ -140,7 +141,8 @@ class RouterActor(ActorShell):
         for account, (strategy, key) in self._keys().items():
             rate = None if self.settings.mode == "paper" else RateLimiter(self.settings.risk.order_rate_per_min, 60.0)
             self.clients[account] = await OrderClient.create(
-                url, account, strategy.api_key_index, key, markets, rate_limit=rate, sign_threads=1
+                url, account, strategy.api_key_index, key, markets, rate_limit=rate, sign_threads=1,
+                ws_url=self.settings.venue.ws_url if self.settings.venue.tx_over_websocket else None,
             )
             del key
         # the first order of each account must not pay for the nonce fetch, the connection and
@@ -266,16 +268,14 @@ class RouterActor(ActorShell):
             await self._finish(order, self._rejected(order, NOT_ROUTABLE, "no order client for the account",
                                                      "router"))
             return "rejected"
-        # journaled durably BEFORE sending: the order client signs meanwhile and posts only once
-        # the journal write committed (its gate). False = already journaled, which can only be
-        # this very command (a retry of this call after persistence restarted): keys journaled
-        # before this incarnation are in self.known and never reach this line
-        journal = asyncio.ensure_future(self._journal(command, received_ns))
+        # journaled durably BEFORE sending: the write leaves now (before signing starts), the order
+        # client signs meanwhile and sends only once the write committed (its gate). False =
+        # already journaled, which can only be this very command (a retry of this call after
+        # persistence restarted): keys journaled before this incarnation are in self.known and
+        # never reach this line
+        journal = self.sender.call_now("persistence", "write_durable", COMMANDS.encode(command), timeout_s=60.0)
+        journal.add_done_callback(lambda _f: self.stage_ms["journal"].append((wall_ns() - received_ns) / 1e6))
         return await self._send(order, intent, client, journal)
-
-    async def _journal(self, command: OrderCommand, received_ns: int) -> None:
-        await self.sender.call("persistence", "write_durable", COMMANDS.encode(command), timeout_s=60.0)
-        self.stage_ms["journal"].append((wall_ns() - received_ns) / 1e6)
 
     async def _send(self, order: _Order, intent: OrderIntent, client: Any, journal: asyncio.Future[None]) -> str:
         from venue.order_client import NETWORK_ERROR, TxAccepted
@@ -302,7 +302,7 @@ class RouterActor(ActorShell):
                                                    expiry_ms=intent.expiry_ms, gate=journal)
             if attempt == 0:
                 self.stage_ms["send"].append((wall_ns() - sent_ns) / 1e6)
-                if isinstance(outcome, TxAccepted):  # nonce and signature, up to the POST
+                if isinstance(outcome, TxAccepted):  # nonce and signature, up to the send
                     self.stage_ms["sign"].append((outcome.ts_sent_ns - sent_ns) / 1e6)
             if isinstance(outcome, TxAccepted) or outcome.sent or outcome.code != NETWORK_ERROR:
                 break
@@ -527,7 +527,7 @@ class RouterActor(ActorShell):
 
     async def stage_timings(self) -> dict[str, list[float]]:
         """Recent orders' stages in ms: receive (origin -> command here), journal (durable write),
-        send (sign + sendTx round trip)."""
+        send (sign + the transaction's round trip)."""
         return {k: list(v) for k, v in self.stage_ms.items()}
 
     async def order_origins(self) -> list[tuple[int, int, int, int]]:

@@ -42,9 +42,12 @@ class RecordingSimServer(SimServer):
                     self.event_walls.pop(self._event_order.popleft(), None)
             self.event_walls[ms] = time.time_ns()
 
-    def apply_tx(self, tx: Tx, wall_ms: int) -> tuple[int, str]:
-        arrived = time.time_ns()
-        code, message = super().apply_tx(tx, wall_ms)
+    def apply_tx(self, tx: Tx, wall_ms: int, received_ns: int | None = None) -> tuple[int, str]:
+        # arrival = when the request reached the venue (REST: the handler's start; websocket: the
+        # message's receipt), before the venue parses it: the benchmark's tick is likewise taken
+        # after the venue's own work on the market event
+        arrived = received_ns if received_ns is not None else time.time_ns()
+        code, message = super().apply_tx(tx, wall_ms, received_ns)
         if isinstance(tx, CreateOrderTx):
             self.created.append((tx.account_index, tx.client_order_index, arrived, code))
         return code, message

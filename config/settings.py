@@ -68,6 +68,8 @@ class SimConfig(_Model):
 class VenueConfig(_Model):
     url: str  # REST base URL
     ws_url: str  # websocket URL (Lighter: .../stream)
+    # orders go over the websocket (Lighter's jsonapi/sendtx) while it is connected, else REST
+    tx_over_websocket: bool = True
     sim: SimConfig = SimConfig()
 
     @field_validator("url")

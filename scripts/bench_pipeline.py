@@ -5,8 +5,9 @@ Three phases, each a full system (every actor, 4 strategy actors on 4 accounts),
 1. latency: the synthetic market paced to ~200 market events/s, the 4 strategies with parameters
    that trade often (the test-only FAST_RSI_PARAMS of tests/ray_fixtures.py, copied below). For
    every order: from the venue's publication of the market event behind it (the simulator records
-   when it applied each event, by event-time ms) to the order's arrival at the venue (the
-   simulator's audit of create-order transactions). -> tick_to_order_p50_ms / p99_ms, over a span
+   when it applied and published each event, by event-time ms) to the order's arrival at the venue
+   (the simulator's audit of create-order transactions: when the request reached it, before it
+   parsed it; so neither end counts the venue's own work). -> tick_to_order_p50_ms / p99_ms, over a span
    that starts 1 s after the first orders (their cold path is reported as first_orders_ms). (The
    candles are the strategy's default 15 s; at 2 s, the tests' choice, the 4 strategies'
    per-candle snapshots alone would keep the 2 cores busy.)

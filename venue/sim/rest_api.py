@@ -793,43 +793,54 @@ async def _form(request: web.Request) -> dict[str, Any]:
     return dict(await request.post())
 
 
-def _invalid_nonce(sim: SimServer, account_index: int, api_key_index: int, got: int) -> web.Response:
+def _invalid_nonce_body(sim: SimServer, account_index: int, api_key_index: int, got: int) -> dict[str, Any]:
     sim.counters.invalid_nonce += 1
     expected = sim.next_nonce(account_index, api_key_index)
-    return error(codes.INVALID_NONCE, f"invalid nonce: expected {expected}, got {got}")
+    return {"code": codes.INVALID_NONCE, "message": f"invalid nonce: expected {expected}, got {got}"}
 
 
-async def send_tx(request: web.Request) -> web.Response:
-    sim = request.app[SIM_KEY]
-    wall_ms = int(time.time() * 1000)
-    form = await _form(request)
-    tx_info = form.get("tx_info")
+def _invalid_nonce(sim: SimServer, account_index: int, api_key_index: int, got: int) -> web.Response:
+    return ok(_invalid_nonce_body(sim, account_index, api_key_index, got), status=400)
+
+
+async def submit_tx(sim: SimServer, tx_type: Any, tx_info: Any, received_ns: int) -> tuple[int, dict[str, Any]]:
+    """One signed transaction, as `sendTx` and the websocket's `jsonapi/sendtx` take it: returns
+    (HTTP status, answer). Refused before sequencing (malformed, wrong nonce): 400, nonce unspent;
+    refused by the engine: 200 with its code, nonce spent. `received_ns`: when the request reached
+    the venue (wall clock), for the arrival audit."""
+    if isinstance(tx_info, dict):  # the websocket takes tx_info as an object too (Lighter's examples send one)
+        tx_info = msgspec.json.encode(tx_info).decode()
     try:
-        tx_type = parse_tx_type(form.get("tx_type"))
+        parsed_type = parse_tx_type(tx_type)
         if not isinstance(tx_info, str):
             raise TxInfoError(codes.INVALID_TX_INFO, "tx_info is missing")
-        tx = parse_tx(tx_type, tx_info)
+        tx = parse_tx(parsed_type, tx_info)
     except TxInfoError as exc:
         sim.counters.malformed_tx += 1
-        return error(exc.code, f"{codes.message_for(exc.code)}: {exc}")
+        return 400, {"code": exc.code, "message": f"{codes.message_for(exc.code)}: {exc}"}
     if tx.nonce != sim.next_nonce(tx.account_index, tx.api_key_index):
-        return _invalid_nonce(sim, tx.account_index, tx.api_key_index, tx.nonce)
+        return 400, _invalid_nonce_body(sim, tx.account_index, tx.api_key_index, tx.nonce)
     sim.consume_nonce(tx.account_index, tx.api_key_index)
     delay = sim.faults.order_delay_s()
     if delay:
         await asyncio.sleep(delay)  # the delay-orders fault: this transaction reaches the engine late
-    code, message = sim.apply_tx(tx, wall_ms)
+    code, message = sim.apply_tx(tx, received_ns // 1_000_000, received_ns=received_ns)
     if code != codes.OK:
-        return ok({"code": code, "message": message})
-    return ok(
-        {
-            "code": codes.OK,
-            "message": message,
-            "tx_hash": _tx_hash(tx_info),
-            "predicted_execution_time_ms": sim.now_ms,
-            "volume_quota_remaining": VOLUME_QUOTA_UNLIMITED,
-        }
-    )
+        return 200, {"code": code, "message": message}
+    return 200, {
+        "code": codes.OK,
+        "message": message,
+        "tx_hash": _tx_hash(tx_info),
+        "predicted_execution_time_ms": sim.now_ms,
+        "volume_quota_remaining": VOLUME_QUOTA_UNLIMITED,
+    }
+
+
+async def send_tx(request: web.Request) -> web.Response:
+    received_ns = time.time_ns()
+    form = await _form(request)
+    status, answer = await submit_tx(request.app[SIM_KEY], form.get("tx_type"), form.get("tx_info"), received_ns)
+    return ok(answer, status=status)
 
 
 def _json_list(raw: Any, name: str) -> list[Any]:
@@ -851,7 +862,7 @@ async def send_tx_batch(request: web.Request) -> web.Response:
     applied in order and its own code is reported in `results` (extra to RespSendTxBatch).
     """
     sim = request.app[SIM_KEY]
-    wall_ms = int(time.time() * 1000)
+    received_ns = time.time_ns()
     form = await _form(request)
     try:
         tx_types = _json_list(form.get("tx_types"), "tx_types")
@@ -880,7 +891,7 @@ async def send_tx_batch(request: web.Request) -> web.Response:
         await asyncio.sleep(delay)
     results = []
     for tx in txs:
-        code, message = sim.apply_tx(tx, wall_ms)
+        code, message = sim.apply_tx(tx, received_ns // 1_000_000, received_ns=received_ns)
         results.append({"code": code, "message": message})
     return ok(
         {

@@ -84,6 +84,7 @@ class Counters(msgspec.Struct, kw_only=True):
     malformed_requests: int = 0
     http_429: int = 0
     ws_malformed: int = 0
+    ws_txs: int = 0  # transactions received over the websocket (jsonapi/sendtx)
 
 
 SourceLike = Any  # "synthetic" | "candles:PATH" | "binance:PATH" | MarketSource | Iterable[SourceEvent]
@@ -434,8 +435,9 @@ class SimServer:
             return self.now_ms + (client_ms - wall_ms)
         return client_ms
 
-    def apply_tx(self, tx: Tx, wall_ms: int) -> tuple[int, str]:
-        """Apply one parsed transaction whose nonce was accepted; returns (code, message)."""
+    def apply_tx(self, tx: Tx, wall_ms: int, received_ns: int | None = None) -> tuple[int, str]:
+        """Apply one parsed transaction whose nonce was accepted; returns (code, message).
+        received_ns (when its request reached the venue) is for subclasses that audit arrivals."""
         self.counters.txs += 1
         self.block_height += 1
         if isinstance(tx, CreateOrderTx):

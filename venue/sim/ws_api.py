@@ -8,6 +8,10 @@ and get replies on a colon channel, as on Lighter:
   {"type":"subscribe","channel":"account_all/7"} -> subscribed/account_all, update/account_all
   {"type":"unsubscribe","channel":...}           -> {"type":"unsubscribed","channel":...}
   {"type":"ping"}                                 -> {"type":"pong"}
+  {"type":"jsonapi/sendtx","data":{"id":..,"tx_type":14,"tx_info":{..} or "{..}"}}
+                                                  -> {"type":"jsonapi/sendtx","id":..,"code":200,
+                                                      "tx_hash":..} (a refusal: its code and message),
+                                                     the same transaction handling as REST sendTx
 Any `auth` field is accepted and ignored. The server pings ({"type":"ping"}) every
 ping_interval_s and closes a connection it has heard nothing from for idle_timeout_s. Malformed
 messages are counted and answered with an error; they never close the connection.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from typing import Any
 
 import msgspec
@@ -24,11 +29,12 @@ from aiohttp import WSMsgType, web
 
 from venue import codes
 from venue.sim.publisher import Client, encode
-from venue.sim.rest_api import SIM_KEY, account_snapshot_message
+from venue.sim.rest_api import SIM_KEY, account_snapshot_message, submit_tx
 
 RECENT_TRADES_ON_SUBSCRIBE = 50
 MAX_CLIENT_MESSAGE = 64 * 1024
 _PONG = encode({"type": "pong"})
+_tx_tasks: set[asyncio.Task[None]] = set()  # transactions being applied (the loop keeps only weak references)
 
 
 def _error(message: str) -> bytes:
@@ -61,7 +67,7 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
         async for msg in ws:
             client.last_rx_s = loop.time()
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                on_message(sim, client, msg.data)
+                on_message(sim, client, msg.data, received_ns=time.time_ns())
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:
@@ -69,7 +75,7 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-def on_message(sim: Any, client: Client, data: str | bytes) -> None:
+def on_message(sim: Any, client: Client, data: str | bytes, received_ns: int | None = None) -> None:
     publisher = sim.publisher
     try:
         message = msgspec.json.decode(data)
@@ -84,6 +90,18 @@ def on_message(sim: Any, client: Client, data: str | bytes) -> None:
         publisher.send(client, _PONG)
     elif kind == "pong":
         pass  # liveness is noted on receipt of any message
+    elif kind == "jsonapi/sendtx":
+        request = message.get("data")
+        if not isinstance(request, dict):
+            sim.counters.ws_malformed += 1
+            publisher.send(client, _error("jsonapi/sendtx needs a data object"))
+            return
+        sim.counters.ws_txs += 1
+        # a task per transaction, started in arrival order: without the delay fault it runs to
+        # completion at once, so transactions are applied in the order they came
+        task = asyncio.ensure_future(_send_tx(sim, client, request, received_ns or time.time_ns()))
+        _tx_tasks.add(task)
+        task.add_done_callback(_tx_tasks.discard)
     elif kind in ("subscribe", "unsubscribe"):
         parsed = parse_channel(message.get("channel"))
         if parsed is None or not _valid(sim, *parsed):
@@ -100,6 +118,14 @@ def on_message(sim: Any, client: Client, data: str | bytes) -> None:
     else:
         sim.counters.ws_malformed += 1
         publisher.send(client, _error(f"unknown message type {kind!r}"))
+
+
+async def _send_tx(sim: Any, client: Client, request: dict[str, Any], received_ns: int) -> None:
+    _status, answer = await submit_tx(sim, request.get("tx_type"), request.get("tx_info"), received_ns)
+    reply: dict[str, Any] = {"type": "jsonapi/sendtx", **answer}
+    if "id" in request:
+        reply["id"] = request["id"]
+    sim.publisher.send(client, encode(reply))
 
 
 def _valid(sim: Any, kind: str, arg: int) -> bool:
