@@ -42,6 +42,7 @@ import asyncio
 import functools
 import os
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import msgspec
@@ -107,6 +108,10 @@ class RouterActor(ActorShell):
         for s in self.settings.enabled_strategies:
             self.accounts.setdefault(s.account_index, s)
         self.clients: dict[int, Any] = {}
+        # one signing thread for every account: strategies that order on the same tick would
+        # otherwise sign on as many threads at once, taking both cores from the journal's commit
+        # (measured with 4 strategies: tick-to-order p50 / p99 7.25 / 11.0 -> 6.35 / 8.9 ms)
+        self.sign_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lighter-sign")
         self.rest: Any = None
         self.ws: Any = None
         self.orders: dict[tuple[int, int], _Order] = {}
@@ -141,7 +146,7 @@ class RouterActor(ActorShell):
         for account, (strategy, key) in self._keys().items():
             rate = None if self.settings.mode == "paper" else RateLimiter(self.settings.risk.order_rate_per_min, 60.0)
             self.clients[account] = await OrderClient.create(
-                url, account, strategy.api_key_index, key, markets, rate_limit=rate, sign_threads=1,
+                url, account, strategy.api_key_index, key, markets, rate_limit=rate, sign_pool=self.sign_pool,
                 ws_url=self.settings.venue.ws_url if self.settings.venue.tx_over_websocket else None,
             )
             del key
@@ -514,6 +519,7 @@ class RouterActor(ActorShell):
         for client in self.clients.values():
             await client.close()
         self.clients = {}
+        self.sign_pool.shutdown(wait=False)
         return results
 
     async def flush(self) -> None:

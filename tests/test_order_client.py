@@ -713,3 +713,22 @@ async def test_warm_up_fetches_the_nonce_and_spends_none(client: OrderClient, ve
     await client.warm_up()  # the count is known: nothing asked
     accepted(await client.limit_order(2, False, 0.1, 150.0, client_order_index=6))
     assert venue.nonce_calls == 1 and venue.accepted_nonces() == [FIRST_NONCE, FIRST_NONCE + 1]
+
+
+async def test_clients_can_share_one_signing_thread(venue: FakeLighter, private_key: str) -> None:
+    # the router signs for every account on one thread; closing one client leaves it to the others
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    first = await OrderClient.create(venue.url, ACCOUNT, KEY_INDEX, private_key, MARKETS, rate_limit=None,
+                                     sign_pool=pool)
+    second = await OrderClient.create(venue.url, ACCOUNT + 1, KEY_INDEX, private_key, MARKETS, rate_limit=None,
+                                      sign_pool=pool)
+    both = await asyncio.gather(first.limit_order(SOL, False, 0.1, 150.0, client_order_index=1),
+                                second.limit_order(SOL, True, 0.1, 151.0, client_order_index=2))
+    assert [accepted(o).client_order_index for o in both] == [1, 2]
+    await first.close()
+    accepted(await second.limit_order(SOL, False, 0.1, 150.0, client_order_index=3))  # the pool still runs
+    await second.close()
+    pool.shutdown(wait=True)
+    assert {a.info["AccountIndex"] for a in venue.arrivals} == {ACCOUNT, ACCOUNT + 1}

@@ -142,6 +142,7 @@ class OrderClient:
         nonces: NonceManager,
         rate_limit: RateLimiter | None,
         sign_pool: ThreadPoolExecutor,
+        owns_sign_pool: bool = True,
         request_timeout_s: float,
         retry_429: int,
         backoff_429_s: float,
@@ -158,6 +159,7 @@ class OrderClient:
         self._session = session
         self._owns_session = owns_session
         self._sign_pool = sign_pool
+        self._owns_sign_pool = owns_sign_pool
         self._send_url = f"{url}/api/v1/sendTx"
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
         self._request_timeout_s = request_timeout_s
@@ -181,6 +183,7 @@ class OrderClient:
         *,
         rate_limit: RateLimiter | None = DEFAULT_RATE_LIMIT,
         sign_threads: int = 1,
+        sign_pool: ThreadPoolExecutor | None = None,
         session: aiohttp.ClientSession | None = None,
         request_timeout_s: float = 10.0,
         retry_429: int = 0,
@@ -194,6 +197,8 @@ class OrderClient:
         None disables limiting (the local simulator, benchmarks). retry_429: how many times an
         HTTP 429 is retried after backoff_429_s * 2**attempt (default: not retried). ws_url: the
         venue's websocket, to send transactions over while it is connected (None: REST only).
+        sign_pool: a signing thread pool shared with other clients (left running by `close`);
+        default: a pool of `sign_threads` of its own.
         """
         # Wrapped and dropped first: a traceback that shows local values (loguru's diagnose
         # mode, on by default) then shows only "<redacted>" for any line of this frame.
@@ -224,7 +229,8 @@ class OrderClient:
             owns_session=owns_session,
             nonces=NonceManager(rest.next_nonce, account_index, api_key_index),
             rate_limit=rate_limit,
-            sign_pool=ThreadPoolExecutor(max_workers=sign_threads, thread_name_prefix="lighter-sign"),
+            sign_pool=sign_pool or ThreadPoolExecutor(max_workers=sign_threads, thread_name_prefix="lighter-sign"),
+            owns_sign_pool=sign_pool is None,
             request_timeout_s=request_timeout_s,
             retry_429=retry_429,
             backoff_429_s=backoff_429_s,
@@ -254,7 +260,8 @@ class OrderClient:
             if self._owns_session:
                 await self._session.close()
             await self._signer.close()  # the SDK's own aiohttp session (unused, but open)
-            self._sign_pool.shutdown(wait=True)
+            if self._owns_sign_pool:
+                self._sign_pool.shutdown(wait=True)
 
     async def __aenter__(self) -> OrderClient:
         return self
