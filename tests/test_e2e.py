@@ -38,6 +38,9 @@ def test_places_fills_and_closes_trades_with_storage_risk_and_venue_agreeing(
         # every order reaching the venue was journaled before it was sent
         journaled = {(o.account_index, o.client_order_index) for o in orders}
         assert {(a, coi) for a, coi, _t, _c in facts["created"]} <= journaled
+        # the router sends over the venue's websocket (jsonapi/sendtx), the default
+        venue_counters = run.call("venue-sim", "state")["counters"]
+        assert venue_counters["ws_txs"] >= len(facts["created"]) > 0
         assert candles, "closed candles are persisted"
         status = run.call("risk", "status")
         assert status["counts"].get("approved", 0) >= 8
