@@ -3,9 +3,10 @@
     python scripts/bench_venue.py [--orders 3000] [--accounts 2] [--subscribers 5] [--seconds 10]
 
 1. Orders: `--accounts` order clients (one per account, each a closed loop: sign on a worker
-   thread, post, wait for the answer) place post-only bids through the real lighter-sdk signer
-   against a simulator in its own process. Reports orders/s over all clients and the latency
-   of each order from the call to the venue's answer (p50, p99).
+   thread, send, wait for the answer) place post-only bids through the real lighter-sdk signer
+   against a simulator in its own process. Reports orders/s over all clients, the latency of
+   each order from the call to the venue's answer (p50, p99) and the client's CPU per order;
+   twice: over REST sendTx (the headline keys) and over the websocket's jsonapi/sendtx (`*_ws`).
 2. Book updates: `--subscribers` websocket clients of one market, each keeping its own L2 book,
    against a simulator replaying a source as fast as it can. Reports book updates received per
    second, summed over the subscribers, for two sources: the real BTC L2 recording in
@@ -69,7 +70,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def bench_orders(url: str, n_orders: int, n_accounts: int) -> dict[str, float]:
+async def bench_orders(url: str, n_orders: int, n_accounts: int, ws_url: str | None = None) -> dict[str, float]:
     async with LighterRest(url) as rest:
         markets = await rest.order_book_details()
     mid = None
@@ -87,7 +88,10 @@ async def bench_orders(url: str, n_orders: int, n_accounts: int) -> dict[str, fl
         key, _pub, err = lighter.create_api_key()
         if err:
             raise SystemExit(err)
-        clients.append(await OrderClient.create(url, 2001 + i, 0, key, markets, rate_limit=None))
+        client = await OrderClient.create(url, 2001 + i if ws_url is None else 3001 + i, 0, key, markets,
+                                          rate_limit=None, ws_url=ws_url)
+        await client.warm_up()  # the socket connects (when there is one)
+        clients.append(client)
         del key
     latencies: list[float] = []
     rejected = 0
@@ -110,9 +114,9 @@ async def bench_orders(url: str, n_orders: int, n_accounts: int) -> dict[str, fl
     await asyncio.gather(*(run(c, 20) for c in clients))  # warm-up: connections, signer threads
     latencies.clear()
     rejected = 0
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(run(c, 0) for c in clients))
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     for client in clients:
         await client.close()
     return {
@@ -122,6 +126,7 @@ async def bench_orders(url: str, n_orders: int, n_accounts: int) -> dict[str, fl
         "order_p50_ms": statistics.median(latencies),
         "order_p99_ms": percentile(latencies, 0.99),
         "order_max_ms": max(latencies),
+        "client_cpu_us_per_order": cpu / max(1, len(latencies)) * 1e6,
     }
 
 
@@ -171,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     proc, url = start_simulator("--source", "synthetic", "--speed", "1")
     try:
         results.update(asyncio.run(bench_orders(url, args.orders, args.accounts)))
+        over_ws = asyncio.run(bench_orders(url, args.orders, args.accounts,
+                                           ws_url=url.replace("http://", "ws://", 1) + "/stream"))
+        results.update({f"{k}_ws": v for k, v in over_ws.items()})
     finally:
         stop(proc)
     sources = {"_synthetic": "synthetic"}
@@ -191,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in results.items():
         print(f"{name:<36}{value:>12.2f}")
     summary = {k: round(results[k], 3) for k in ("orders_per_s", "order_p50_ms", "order_p99_ms",
+                                                  "orders_per_s_ws", "order_p50_ms_ws", "order_p99_ms_ws",
                                                   "book_updates_per_s", "book_updates_per_s_synthetic")}
     meta = {"cpus": os.cpu_count(), "accounts": args.accounts, "subscribers": args.subscribers}
     Path(args.out).write_text(json.dumps({**results, **meta}, indent=2))
