@@ -271,11 +271,11 @@ class OrderClient:
 
     async def warm_up(self) -> None:
         """Pay the first order's one-off costs now rather than on the first order: the venue's
-        next nonce (its request also opens the keep-alive connection sendTx reuses) and the
-        signing thread with its first call into the Go signer, and the transaction socket's
-        connection when there is one (waited for up to 2 s; REST carries orders until then). Measured on the paper venue with 4
-        strategies ordering at once, the first orders after a start took 25-55 ms from the market
-        event, the next ones 7-10 ms; warmed up, the first ones take 5-13 ms. The throwaway
+        next nonce (its request also opens the keep-alive connection sendTx reuses), the signing
+        thread with its first call into the Go signer, and the transaction socket's connection
+        when there is one (waited for up to 2 s; REST carries orders until then). Measured on the
+        paper venue with 4 strategies ordering at once, the first orders after a start took 25-55
+        ms from the market event, the next ones 7-10 ms; warmed up, the first ones take 5-13 ms. The throwaway
         signature (a cancel of order 0) is never sent, so it spends no nonce. Raises what the
         nonce fetch raises (the venue unreachable): the caller decides whether that matters."""
         if self._tx_socket is not None:
