@@ -200,6 +200,34 @@ class SystemRun:
     def trades_closed(self) -> int:
         return sum(int(self.call(s.actor_name, "status")["trades"]) for s in self.settings.enabled_strategies)
 
+    def diagnose(self) -> str:
+        """What each actor reports now (for a test's failure message): why did trading stop?"""
+        from messages.codec import decode_heartbeat
+
+        parts: list[str] = []
+        for name in ("venue-sim", "feed", "risk", "router", "persistence",
+                     *[s.actor_name for s in self.settings.enabled_strategies]):
+            try:
+                beat = decode_heartbeat(self.call(name, "heartbeat", timeout_s=5.0))
+                stats = {k: v for k, v in beat.stats.items() if v and not k.startswith(("lane.", "pid"))}
+                parts.append(f"{name}: last_error={beat.last_error!r} stats={stats}")
+            except Exception as exc:  # an actor that cannot answer is itself the finding
+                parts.append(f"{name}: no heartbeat ({type(exc).__name__}: {exc})")
+        for s in self.settings.enabled_strategies:
+            try:
+                status = self.call(s.actor_name, "status", timeout_s=5.0)
+                parts.append(f"{s.actor_name} status: {status}")
+            except Exception as exc:
+                parts.append(f"{s.actor_name} status: {type(exc).__name__}: {exc}")
+        try:
+            risk = self.call("risk", "status", timeout_s=5.0)
+            parts.append(f"risk status: {risk}")
+            parts.append(f"router open orders: {self.call('router', 'open_orders', timeout_s=5.0)}")
+        except Exception as exc:
+            parts.append(f"risk/router status: {type(exc).__name__}: {exc}")
+        parts.append(f"supervisor poll errors: {self.poll_errors[-3:]}")
+        return "\n".join(parts)
+
     # --- quiescence and invariants ------------------------------------------------------------
     def quiesce(self, timeout_s: float = 60.0) -> None:
         """Stop new fills (the venue rejects every new order) and wait until every order in flight
