@@ -86,8 +86,11 @@ def test_killed_actor_restarts_rehydrated_and_invariants_hold(
                 # snapshots are batched for 20 ms: one that left just before the kill may be lost,
                 # and the candle it counted comes back with the next market event (the restored
                 # candle builder closes it); a start from scratch would be far behind
+                def caught_up(n: int = view["candles"]) -> bool:  # bound now: view is a loop variable
+                    return bool(strategy_view(run)["candles"] >= n)
+
                 seen = view["candles"]
-                wait_until(lambda n=seen: strategy_view(run)["candles"] >= n, 30, interval_s=0.1,
+                wait_until(caught_up, 30, interval_s=0.1,
                            message=f"the restored strategy's candles to reach {seen} "
                                    f"(restored with {restored['candles']})")
                 assert restored["trades"] >= view["trades"], "the strategy lost its closed trades"
