@@ -118,7 +118,6 @@ class System:
         sup = self.settings.supervisor
         dump = settings_dump(self.settings)
         specs = self.settings.child_specs()
-        now = time.monotonic()
         for spec in specs:
             cls = _import_class(spec.actor)
             ctx = ActorContext(name=spec.name, settings=dump, namespace=self.namespace,
@@ -142,9 +141,12 @@ class System:
                 raise StartError(f"actor {spec.name} failed to start: {_one_line(exc)}") from None
             child.pid = info["pid"]
             child.incarnation = float(info["incarnation_ns"] // 1_000_000)
-            self.watch.add(spec.name, now)
             self.log.info("{} started (pid {})", spec.name, child.pid)
+        # silence is counted from now, when polling begins: a child that came up early in a long
+        # start has not been asked for a heartbeat yet and must not look silent since its start
         self.started_at = time.monotonic()
+        for spec in specs:
+            self.watch.add(spec.name, self.started_at)
 
     def handle(self, name: str) -> Any:
         return self.children[name].handle

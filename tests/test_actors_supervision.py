@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -62,3 +63,28 @@ def test_restart_intensity_exceeded_halts_trading(ray_session: Any, tmp_path: Pa
         wait_until(lambda: run.system.children["risk"].restarts >= 1, 60, interval_s=0.2,
                    message="the risk restart to be counted")
         assert run.call("risk", "status")["strategies"]["fast"]["mode"] == "halted"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_start_longer_than_the_heartbeat_timeout_is_not_silence(ray_session: Any, tmp_path: Path) -> None:
+    # the children start one after another; the first ones are up long before polling begins, and
+    # were once counted silent since their own start (so a slow start restarted the venue)
+    timeout_s = 1.5
+    settings = make_settings(tmp_path, supervisor={"heartbeat_interval_s": 0.3, "heartbeat_timeout_s": timeout_s})
+    began = time.monotonic()
+    with SystemRun(settings) as run:
+        took = time.monotonic() - began
+        assert took > timeout_s, f"the start took only {took:.1f} s: this test needs a longer one"
+        # the first round does not wait for the answers, as when a loaded machine answers late
+        run.system.poll(wait_s=0.0)
+        polled_until = time.monotonic() + 2 * timeout_s
+        while True:
+            scheduled = {name: child.kill_at for name, child in run.system.children.items() if child.kill_at}
+            assert not scheduled, f"restarts scheduled for healthy children: {sorted(scheduled)}"
+            if time.monotonic() > polled_until:
+                break
+            run.system.poll(wait_s=0.3)
+        states = {name: health.state for name, health in run.system.watch.children.items()}
+        assert set(states.values()) == {"alive"}, states
+        assert all(child.restarts == 0 for child in run.system.children.values())
