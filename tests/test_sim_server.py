@@ -660,3 +660,20 @@ def test_cli_refuses_a_non_loopback_host():
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "loopback" in lines[0]
     assert done.stdout == ""
+
+
+async def test_a_simulator_started_again_never_reuses_a_trade_id(http):
+    # storage keeps fills unique on the trade id: a paper venue restarted by its supervisor must
+    # not hand out ids it handed out before, or the fills after the restart would be dropped
+    trade_ids = []
+    for _ in range(2):
+        server = SimServer(source=[BOOK, TRADE], speed=0, ping_interval_s=30.0)
+        async with server:
+            await asyncio.wait_for(server.source_done.wait(), RECV_TIMEOUT)
+            async with http.ws_connect(server.ws_url) as ws:
+                await subscribe(ws, f"account_all/{ACCOUNT}")
+                await send_tx(http, server, 14, order_tx(0, 41, price=150_100, size=400, tif=0))
+                update = await recv_type(ws, "update/account_all")
+                [trade] = update["trades"]["2"]
+                trade_ids.append(trade["trade_id"])
+    assert trade_ids[1] > trade_ids[0], trade_ids

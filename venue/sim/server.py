@@ -128,6 +128,7 @@ class SimServer:
         idle_timeout_s: float = 120.0,
         max_client_queue: int = 50_000,
         stall_timeout_s: float = 10.0,
+        trade_id_start: int | None = None,
     ) -> None:
         if not (isinstance(speed, (int, float)) and math.isfinite(speed) and speed >= 0):
             raise ValueError(f"speed must be a finite number >= 0 (0 = as fast as possible), got {speed!r}")
@@ -170,6 +171,9 @@ class SimServer:
             default_collateral=collateral,
             max_leverage=max_leverage,
             fill_at_touch=fill_at_touch,
+            # a venue never reuses a trade id, and storage keeps fills unique on it: a simulator
+            # started again (restarted by its supervisor) counts on from the clock, not from 1
+            trade_id_start=time.time_ns() // 1_000 if trade_id_start is None else trade_id_start,
         )
         self.faults = Faults(faults, seed=seed)
         self.publisher = Publisher(
