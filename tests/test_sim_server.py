@@ -677,3 +677,25 @@ async def test_a_simulator_started_again_never_reuses_a_trade_id(http):
                 [trade] = update["trades"]["2"]
                 trade_ids.append(trade["trade_id"])
     assert trade_ids[1] > trade_ids[0], trade_ids
+
+
+async def test_the_source_is_read_off_the_event_loop():
+    # a file source takes seconds to read on a busy machine; meanwhile the loop must answer (the
+    # supervisor's heartbeat): this source is read only once a task on the loop has run
+    import threading
+
+    loop_ran = threading.Event()
+
+    class SlowSource:
+        def events(self) -> list[Any]:
+            assert loop_ran.wait(RECV_TIMEOUT), "the source was read on the event loop, which stood still"
+            return [BOOK, TRADE]
+
+    async def on_the_loop() -> None:
+        loop_ran.set()
+
+    server = SimServer(source=SlowSource(), speed=0, ping_interval_s=30.0)
+    task = asyncio.ensure_future(on_the_loop())
+    async with server:
+        await asyncio.wait_for(server.source_done.wait(), RECV_TIMEOUT)
+    await task
