@@ -63,6 +63,7 @@ from messages.orders import (
 )
 from messages.state import ParameterChange, StrategySnapshot, TradeRecord
 from storage.loaders import StoredOrder
+from strategies.position_check import PositionCheck
 from venue.client_ids import SEQ_MASK
 
 SEQ_BLOCK = 1000
@@ -114,7 +115,9 @@ class StrategyActor(ActorShell):
         self._events_reported = 0
         self.intents_sent = 0
         self.first_event_ns: int | None = None
-        self.position_mismatch: str | None = None
+        self.position_mismatch: str | None = None  # what start-up found (and corrected), if anything
+        self.position_check = PositionCheck()
+        self.positions_adopted = 0
 
     # --- start-up ------------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -142,11 +145,11 @@ class StrategyActor(ActorShell):
         await self._wait_reconciled()
         await self._replay_fills()  # read after risk answered: storage holds all risk had (and maybe more)
         await self._recover_seq()
-        await self._check_position()
-        await self._warm_up_from_venue()
         if self.strategy.status().get("pending") is not None and not self.intents:
             self.log.warning("the pending order of the snapshot is no longer open anywhere: released")
             self.strategy.on_order_done("canceled")
+        await self._check_position()
+        await self._warm_up_from_venue()
         params = {k: v for k, v in msgspec.to_builtins(self.strategy.params).items()
                   if isinstance(v, (bool, int, float, str))}
         self.outbox.put(STATE.encode(ParameterChange(strategy=self.strategy_name, preset=cfg.preset, params=params,
@@ -241,8 +244,34 @@ class StrategyActor(ActorShell):
                 break
             await asyncio.sleep(0.1)  # fills on their way from the router to risk
         self.position_mismatch = f"strategy {ours:+g}, venue {pos['size']:+g}"
-        self.note_error(f"position mismatch after start-up: {self.position_mismatch}"
-                        f"{'' if pos['reconciled'] else ' (risk not yet reconciled)'}")
+        if not pos["reconciled"]:
+            self.note_error(f"position mismatch after start-up: {self.position_mismatch} (risk not yet reconciled)")
+            return
+        self.note_error(f"position mismatch after start-up: {self.position_mismatch}; adopting the venue's")
+        self._adopt(pos)
+
+    def _adopt(self, pos: dict[str, Any]) -> None:
+        """The venue's position (from risk, reconciled) replaces the strategy's."""
+        ts_ms = (self.last_event_ns or wall_ns()) // NS_PER_MS
+        if self.strategy.adopt_position(ts_ms, float(pos["size"]), float(pos["avg_entry"] or 0.0)):
+            self.positions_adopted += 1
+            self.log.warning("position corrected to the venue's: {:+g} at {}", pos["size"], pos["avg_entry"])
+
+    async def _check_venue_position(self) -> None:
+        """Between restarts: a position the venue changed without a fill of ours (liquidation, a
+        trade by hand) is adopted once the difference has lasted (strategies.position_check)."""
+        if self.intents or self.strategy.status().get("pending") is not None:
+            return  # an order in flight: its fills may be on their way
+        pos = await self.sender.call("risk", "position", self.account, self.market_id, timeout_s=30.0)
+        quiet = not self.intents and self.strategy.status().get("pending") is None  # still, after the call
+        if not pos["reconciled"]:
+            return
+        ours = self._position_size()
+        if self.position_check.observe(ours, float(pos["size"]), self.fills_applied, quiet=quiet):
+            self.note_error(f"position differs from the venue's: strategy {ours:+g}, venue {pos['size']:+g}; "
+                            "adopting the venue's")
+            self._adopt(pos)
+            await self._write_snapshot()
 
     async def _warm_up_from_venue(self) -> None:
         needed = self.strategy.warmup_needed()
@@ -350,7 +379,8 @@ class StrategyActor(ActorShell):
             await asyncio.sleep(CATCH_UP_INTERVAL_S)  # a period, not a wait for a condition
             try:
                 await self._catch_up()
-            except Exception as exc:  # persistence restarting: next round
+                await self._check_venue_position()
+            except Exception as exc:  # persistence or risk restarting: next round
                 self.note_error(f"catch-up failed: {type(exc).__name__}: {exc}")
 
     async def _catch_up(self) -> None:
@@ -502,7 +532,7 @@ class StrategyActor(ActorShell):
         out = dict(self.strategy.status())
         out.update(account_index=self.account, position_size=self._position_size(), open_intents=len(self.intents),
                    order_seq=self.order_seq, fills_applied=self.fills_applied, events=self.events,
-                   position_mismatch=self.position_mismatch)
+                   position_mismatch=self.position_mismatch, positions_adopted=self.positions_adopted)
         return out
 
     async def decision_lags(self) -> list[float]:

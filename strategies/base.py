@@ -87,6 +87,13 @@ class Strategy(ABC):
     def on_order_done(self, reason: DoneReason, code: int = 0) -> None:
         """The pending order ended without filling in full; the strategy may act again."""
 
+    @abstractmethod
+    def adopt_position(self, ts_ms: int, size: float, entry_price: float) -> bool:
+        """The venue's position on our account (signed size, average entry) replaces ours when they
+        differ: the venue is the truth (a liquidation, a trade made by hand, a fill never heard
+        of). Refused (False) while an order is pending, whose fills may still be on their way.
+        True when the position changed."""
+
     # --- warm-up and risk ----------------------------------------------------------------
     @property
     @abstractmethod

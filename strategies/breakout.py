@@ -169,6 +169,12 @@ class BreakoutStrategy(DirectionalStrategy):
         self._last_skip = "long: " + failed[0] + "; short: " + failed[1]
         return None
 
+    def _plan_without_entry(self, price: float) -> dict[str, float]:
+        """No broken level to measure from: the entry price stands in for it, with the ATR of now
+        (before the ATR is known, the widest one this strategy would enter on)."""
+        atr = self._atr.value or price * self.params.atr_max_bps / 1e4
+        return {"level": price, "atr": atr}
+
     def _exit_reason(self, ts_ms: int, mid: float, pos: OpenPosition) -> str | None:
         p = self.params
         level, atr = pos.plan["level"], pos.plan["atr"]

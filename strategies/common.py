@@ -236,6 +236,7 @@ class DirectionalStrategy(Strategy):
         self._wins_total = 0
         self._pnl_total = 0.0
         self._dropped_events = 0
+        self._adopted = 0  # positions corrected to the venue's
         self._dirty = False
         self._last_skip = ""
 
@@ -270,6 +271,11 @@ class DirectionalStrategy(Strategy):
 
     def _on_entry_sent(self, signal: EntrySignal) -> None:  # noqa: B027 (optional hook)
         """An entry action for `signal` was emitted."""
+
+    def _plan_without_entry(self, price: float) -> dict[str, float]:
+        """The exit plan of a position no entry of ours opened (an external fill, an adopted
+        position), for strategies whose exits need one."""
+        return {}
 
     # ================================================================================ events
     def on_mid(self, ts_ms: int, mid: float) -> list[Action]:
@@ -319,6 +325,31 @@ class DirectionalStrategy(Strategy):
                 self._pending = None
         self._apply_fill(ts_ms, side, price, units, fee, pending)
         return []
+
+    def adopt_position(self, ts_ms: int, size: float, entry_price: float) -> bool:
+        if self._pending is not None:
+            return False
+        units = self.market.size_to_int(abs(size), Rounding.NEAREST)
+        side: PositionSide = "long" if size > 0 else "short"
+        pos = self._position
+        if pos is None and units == 0:
+            return False
+        if pos is not None and units > 0 and pos.side == side:
+            if pos.size_units == units:
+                return False
+            pos.size_units = units  # the entry price stays ours: the fills behind it were
+        elif units == 0:
+            # gone without a fill of ours: no trade is recorded, its exit price is unknown
+            self._position = None
+            self._on_position_closed()
+        else:
+            price = entry_price if math.isfinite(entry_price) and entry_price > 0 else self._last_mid or 0.0
+            if price <= 0:
+                return False  # nothing to measure exits from yet: adopted once a price is known
+            self._open(ts_ms, side, price, units, 0.0, None)
+        self._adopted += 1
+        self._dirty = True
+        return True
 
     def on_order_done(self, reason: DoneReason, code: int = 0) -> None:
         if self._pending is None:
@@ -443,7 +474,7 @@ class DirectionalStrategy(Strategy):
             best_mid=price,
             worst_mid=price,
             context=dict(pending.context) if ours and pending is not None else {},
-            plan=dict(pending.plan) if ours and pending is not None else {},
+            plan=dict(pending.plan) if ours and pending is not None else self._plan_without_entry(price),
         )
         self._on_position_opened()
 
@@ -547,6 +578,7 @@ class DirectionalStrategy(Strategy):
             "trade_seq": self._trade_seq,
             "totals": [self._trades_total, self._wins_total, self._pnl_total],
             "dropped_events": self._dropped_events,
+            "adopted": self._adopted,
             "features": self._features_state(),
         }
 
@@ -572,6 +604,7 @@ class DirectionalStrategy(Strategy):
         self._trade_seq = state["trade_seq"]
         self._trades_total, self._wins_total, self._pnl_total = state["totals"]
         self._dropped_events = state["dropped_events"]
+        self._adopted = state.get("adopted", 0)  # absent from snapshots written before it existed
         self._load_features_state(state["features"])
         self._dirty = False
 
@@ -610,6 +643,7 @@ class DirectionalStrategy(Strategy):
             "last_ts_ms": self._last_ts,
             "last_skip": self._last_skip,
             "dropped_events": self._dropped_events,
+            "adopted": self._adopted,
         }
 
     # ================================================================================ helpers

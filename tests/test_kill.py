@@ -145,3 +145,47 @@ def test_tripped_breaker_and_positions_survive_a_risk_restart(
                              ts_event=time.time_ns(), seq=1)
         assert run.call("risk", "on_intent", INTENTS.encode(intent)) == "breaker"
         assert run.call("strategy:fast", "status")["entries_allowed"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_position_the_venue_no_longer_holds_is_adopted_and_trading_goes_on(
+    ray_session: Any, tmp_path: Path, sol_candles_path: Path
+) -> None:
+    # The paper venue starting again (killed and restarted) forgets every position: as a
+    # liquidation or a trade by hand would, it changes the account without a fill of ours. The
+    # strategy must take the venue's position (it once retried a reduce-only exit forever), risk
+    # must reconcile, and the fills after it must be stored (trade ids are never reused).
+    import ray
+
+    settings = make_settings(tmp_path, source="candles", source_path=sol_candles_path, speed=60,
+                             risk={"reconcile_interval_s": 2.0})
+    with SystemRun(settings, supervise=True) as run:
+        wait_until(lambda: run.trades_closed() >= 2, 90, interval_s=0.3, message="the first trades")
+        wait_until(lambda: strategy_view(run)["position"] != 0, 60, interval_s=0.05, message="an open position")
+        before = run.stats("venue-sim")
+        ray.kill(run.system.handle("venue-sim"), no_restart=False)
+        wait_restarted(run, "venue-sim", before)
+        trades_before = run.trades_closed()
+        try:
+            wait_until(lambda: run.call("strategy:fast", "status")["positions_adopted"] >= 1, 60, interval_s=0.3,
+                       message="the strategy to take the venue's position")
+            wait_until(lambda: run.trades_closed() >= trades_before + 2, 90, interval_s=0.3,
+                       message="trades after the venue started again")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{run.diagnose()}") from None
+        run.call("venue-sim", "set_faults", {"reject_fraction": 1.0})
+
+        def settled() -> bool:
+            open_orders = {k: v for k, v in run.call("router", "open_orders").items() if v}
+            venue = {(a, t["trade_id"]) for a in run.accounts for t in run.call("venue-sim", "account_trades", a)}
+            stored = {(f.account_index, f.fill.trade_id) for f in run.db_fills()}
+            return not open_orders and not run.call("risk", "status")["inflight"] and venue <= stored
+
+        wait_until(settled, 60, interval_s=0.3, message="orders to end and the venue's fills to be stored")
+        venue = run.call("venue-sim", "positions", 2001).get(2, 0.0)
+        wait_until(lambda: abs(run.call("risk", "status")["strategies"]["fast"]["position"] - venue) < 1e-9, 30,
+                   interval_s=0.3, message=f"risk to reconcile with the venue's {venue}")
+        assert abs(strategy_view(run)["position"] - venue) < 1e-9
+        assert abs(run.db_positions().get((2001, 2), 0.0) - venue) < 1e-9
+        assert run.stats("persistence").get("duplicate_fill", 0.0) == 0.0

@@ -405,6 +405,52 @@ def test_exit_below_the_market_minimum_is_not_emitted() -> None:
     assert s.status()["last_skip"] == "exit_below_minimum" and s.status()["position"]["size"] == 0.03
 
 
+def test_the_venues_position_is_adopted_when_ours_differs() -> None:
+    s = script()
+    h = Harness(s)
+    s.want = "buy"
+    h.mid(T0, 150.0)
+    s.want = None
+    assert s.status()["position"]["size"] == 0.1
+    # the same position: nothing to do
+    assert s.adopt_position(T0 + 1_000, 0.1, 150.0) is False
+    # the venue holds more of it (a fill we never heard of): the size follows, the entry stays ours
+    assert s.adopt_position(T0 + 1_000, 0.3, 151.0) is True
+    assert s.status()["position"]["size"] == 0.3 and s.status()["position"]["entry_price"] == 150.0
+    # flat at the venue (liquidated, closed by hand): gone, without a trade whose exit is unknown
+    assert s.adopt_position(T0 + 2_000, 0.0, 0.0) is True
+    assert s.status()["position"] is None and s.closed_trades() == []
+    assert h.mid(T0 + 3_000, 140.0) == []  # no exit for a position that is not there
+    # a short opened by hand: adopted at the venue's entry, and the strategy's exits manage it
+    assert s.adopt_position(T0 + 4_000, -0.2, 140.0) is True
+    assert s.status()["position"]["side"] == "short" and s.status()["position"]["entry_price"] == 140.0
+    (stop,) = h.mid(T0 + 5_000, 140.0 * 1.0011)  # 11 bps against the short: its stop loss
+    assert (stop.side, stop.size, stop.reason, stop.reduce_only) == ("buy", 0.2, "stop_loss", True)
+    (rec,) = s.closed_trades()
+    assert rec.side == "short" and rec.entry_price == 140.0 and rec.exit_reason == "stop_loss"
+    assert s.status()["adopted"] == 3
+
+
+def test_no_adoption_while_an_order_is_pending() -> None:
+    s = script()
+    s.want = "buy"
+    (entry,) = s.on_mid(T0, 150.0)  # sent, no fill yet: its fill may still be on its way
+    assert s.adopt_position(T0 + 1, 0.1, 150.0) is False and s.status()["position"] is None
+    s.on_order_done("canceled")
+    assert s.adopt_position(T0 + 2, 0.1, 150.0) is True
+
+
+def test_a_breakout_position_it_did_not_open_gets_exits_from_its_entry() -> None:
+    from strategies.registry import build
+
+    s = build("breakout", "b", SOL_DEFAULT, account_index=7)
+    assert s.warmup_needed() > 0  # no ATR yet: the widest one it would enter on stands in
+    assert s.adopt_position(T0, 0.1, 150.0) is True
+    assert s.on_mid(T0 + 1_000, 150.1) == []
+    (stop,) = s.on_mid(T0 + 2_000, 150.0 * (1 - 1.5 * 15 / 1e4) - 0.01)  # 1.5 ATR of 15 bps below
+    assert stop.reason == "stop_loss" and stop.side == "sell"
+
+
 def test_snapshot_is_json_and_restores_identically() -> None:
     s = script()
     h = Harness(s)
