@@ -128,7 +128,8 @@ class RouterActor(ActorShell):
         self.origins: dict[tuple[int, int], tuple[int, int]] = {}  # order -> (origin ns, intent ts_event)
         self._origin_order: deque[tuple[int, int]] = deque()
         self.counts: dict[str, int] = {"sent": 0, "accepted": 0, "rejected": 0, "fills": 0, "canceled": 0,
-                                       "duplicates": 0, "retries": 0, "unknown_fate": 0, "cancel_sent": 0}
+                                       "duplicates": 0, "retries": 0, "unknown_fate": 0, "cancel_sent": 0,
+                                       "fills_stored_before": 0}
         self.consumer: asyncio.Task[None] | None = None
         self.last_event_lag_ms = 0.0
 
@@ -450,8 +451,10 @@ class RouterActor(ActorShell):
         stored = await self.sender.call("persistence", "write_durable", data, timeout_s=60.0)
         self.seen_fills.add((account, trade.trade_id))
         if not stored:
-            self.counts["duplicates"] += 1
-            return
+            # already stored, yet not by a call whose answer reached us (those are in seen_fills):
+            # our own write, retried after persistence died with it committed and unanswered. It
+            # was never delivered, so it is now; risk and the strategy dedupe on the trade id
+            self.counts["fills_stored_before"] += 1
         self.counts["fills"] += 1
         self.metrics.fills.inc(1, tags=self.metrics.tags(order.strategy))
         if final:
