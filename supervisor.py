@@ -14,8 +14,9 @@ Supervision (after Erlang/OTP; rules in actors/health.py):
   SQLite and the venue (actors/common.py). The supervisor polls every actor's `heartbeat()`
   every `supervisor.heartbeat_interval_s`; restarts are counted per child from Ray's actor table
   (so two restarts between polls count twice), else from a new incarnation in the heartbeat.
-- An actor silent for `heartbeat_timeout_s` (hung, or stuck restarting), or whose start-up
-  failed, is killed so that Ray starts it afresh, after an exponential back-off per child.
+- An actor silent for `heartbeat_timeout_s` (hung), or whose start-up failed, is killed so that
+  Ray starts it afresh, after an exponential back-off per child. One that Ray has restarted since
+  its last heartbeat is starting, not hung: it gets `restart_timeout_s` to answer.
 - Restart intensity: more than `max_restarts` restarts of one child within `period_s` means the
   system is not healing itself: trading is halted through the risk actor (Halt scope "all",
   persisted, so it survives restarts) and the supervisor says so; an operator resumes.
@@ -105,7 +106,7 @@ class System:
         # cannot present it gets no call served on a lane
         self.lane_token = secrets.token_hex(16) if self.settings.supervisor.data_lane else ""
         sup = self.settings.supervisor
-        self.watch = HeartbeatWatch(timeout_s=sup.heartbeat_timeout_s)
+        self.watch = HeartbeatWatch(timeout_s=sup.heartbeat_timeout_s, start_timeout_s=sup.restart_timeout_s)
         self.children: dict[str, _Child] = {}
         self.halted_by_supervisor: str | None = None
         self.started_at = time.monotonic()
@@ -200,6 +201,12 @@ class System:
                 self.log.error("{} failed to start ({}); restarting it", name, beat.last_error)
         for name in self.watch.missing(now):
             child = self.children[name]
+            counted = _ray_restarts(child.handle)
+            if counted is not None and counted > child.restarts:  # silent because it is coming up again
+                for _ in range(counted - child.restarts):
+                    self._restarted(child, now, 0)
+                self.watch.restarting(name, now)
+                continue
             if child.kill_at is None:
                 child.kill_at = now + child.backoff.next_delay(now)
                 self.log.error("{} sent no heartbeat for {:g} s: restarting it", name, self.watch.timeout_s)
@@ -211,13 +218,13 @@ class System:
                     ray.kill(child.handle, no_restart=False)
                 except Exception as exc:
                     self.log.error("cannot restart {}: {}", child.spec.name, _one_line(exc))
-                self.watch.children[child.spec.name].state = "restarting"
+                self.watch.restarting(child.spec.name, now)
 
     def _restarted(self, child: _Child, now: float, pid: int) -> None:
         child.restarts += 1
         name = child.spec.name
         within = child.intensity.record(now)
-        self.log.warning("{} restarted (now pid {}; {} restarts, {} in the last {:g} s)", name, pid,
+        self.log.warning("{} restarted (now pid {}; {} restarts, {} in the last {:g} s)", name, pid or "?",
                          child.restarts, child.intensity.recent, child.intensity.period_s)
         if not within and not child.escalated:
             child.escalated = True

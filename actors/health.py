@@ -4,7 +4,8 @@
   system is not healing itself, so the supervisor escalates (halts trading and says so) instead
   of restarting forever.
 - `Backoff`: exponential delay between restarts of one child, reset once it has stayed up.
-- `HeartbeatWatch`: an actor that has not reported for `timeout_s` counts as failed.
+- `HeartbeatWatch`: an actor that has not reported for `timeout_s` counts as failed; one that is
+  (re)starting gets `start_timeout_s` (a new process imports, reads storage and reconnects).
 
 Times are passed in (monotonic seconds), so these are tested without clocks or Ray.
 """
@@ -62,8 +63,9 @@ class ChildHealth(msgspec.Struct, kw_only=True):
 
 
 class HeartbeatWatch:
-    def __init__(self, timeout_s: float = 10.0) -> None:
+    def __init__(self, timeout_s: float = 10.0, start_timeout_s: float | None = None) -> None:
         self.timeout_s = timeout_s
+        self.start_timeout_s = max(timeout_s, start_timeout_s if start_timeout_s is not None else timeout_s)
         self.children: dict[str, ChildHealth] = {}
 
     def add(self, name: str, now_s: float) -> None:
@@ -79,11 +81,25 @@ class HeartbeatWatch:
         child.last_beat_s = now_s
         child.state = "alive"
 
+    def restarting(self, name: str, now_s: float) -> None:
+        """The child is coming up again (restarted by Ray or by us): its silence is timed afresh,
+        against start_timeout_s."""
+        child = self.children.get(name)
+        if child is not None:
+            child.state = "restarting"
+            child.last_beat_s = now_s
+
     def missing(self, now_s: float) -> list[str]:
-        """Children silent for longer than the timeout (each reported once until it beats again)."""
+        """Children silent for longer than their timeout (each reported once until it beats again)."""
         late = []
         for child in self.children.values():
-            if child.state in ("alive", "starting") and now_s - child.last_beat_s > self.timeout_s:
+            if child.state == "alive":
+                timeout = self.timeout_s
+            elif child.state in ("starting", "restarting"):
+                timeout = self.start_timeout_s
+            else:
+                continue
+            if now_s - child.last_beat_s > timeout:
                 child.state = "missing"
                 late.append(child.name)
         return late

@@ -179,6 +179,9 @@ class StorageConfig(_Model):
 class SupervisorConfig(_Model):
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
     heartbeat_timeout_s: float = Field(default=5.0, gt=0)
+    # a restarted actor's new process imports, reads storage and reconnects before it can answer:
+    # silence for this long (not heartbeat_timeout_s) after a restart means it is stuck
+    restart_timeout_s: float = Field(default=60.0, gt=0)
     max_restarts: int = Field(default=5, ge=0)  # restart intensity: at most max_restarts ...
     period_s: float = Field(default=60.0, gt=0)  # ... within period_s, else halt trading and alert
     backoff_base_s: float = Field(default=0.5, gt=0)  # delay before restart n: min(base * 2**n, max)
@@ -193,6 +196,10 @@ class SupervisorConfig(_Model):
             raise ValueError(
                 f"heartbeat_timeout_s: {self.heartbeat_timeout_s} must exceed "
                 f"heartbeat_interval_s {self.heartbeat_interval_s}"
+            )
+        if self.restart_timeout_s < self.heartbeat_timeout_s:
+            raise ValueError(
+                f"restart_timeout_s: {self.restart_timeout_s} is below heartbeat_timeout_s {self.heartbeat_timeout_s}"
             )
         if self.backoff_max_s < self.backoff_base_s:
             raise ValueError(

@@ -88,3 +88,29 @@ def test_a_start_longer_than_the_heartbeat_timeout_is_not_silence(ray_session: A
         states = {name: health.state for name, health in run.system.watch.children.items()}
         assert set(states.values()) == {"alive"}, states
         assert all(child.restarts == 0 for child in run.system.children.values())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_restarted_child_gets_time_to_come_up_before_it_counts_as_hung(ray_session: Any, tmp_path: Path) -> None:
+    # a restarted actor is silent while its new process comes up (seconds on a busy machine):
+    # that is one restart to count, not a hung actor to kill again
+    timeout_s = 1.5
+    settings = make_settings(tmp_path, supervisor={"heartbeat_interval_s": 0.3, "heartbeat_timeout_s": timeout_s,
+                                                   "restart_timeout_s": 120.0})
+    with SystemRun(settings) as run:  # the test polls, so that the restart happens between two polls
+        run.system.poll(wait_s=1.0)
+        assert run.system.watch.children["router"].state == "alive"
+        last_beat = run.system.watch.children["router"].last_beat_s
+        before = run.stats("router")
+        os.kill(int(before["pid"]), signal.SIGKILL)
+        wait_until(partial(_answers_again, run, "router", before), 90, interval_s=0.2,
+                   message="the restarted router to answer")
+        while time.monotonic() - last_beat <= timeout_s:  # silent longer than the timeout, as seen by the supervisor
+            time.sleep(0.1)
+        run.system.poll(wait_s=0.0)  # its answer not in yet: only the silence is seen
+        router = run.system.children["router"]
+        assert router.kill_at is None, "the supervisor took the restarted router for a hung one"
+        assert router.restarts == 1
+        run.system.poll(wait_s=1.0)
+        assert run.system.watch.children["router"].state == "alive" and router.restarts == 1

@@ -31,3 +31,15 @@ def test_heartbeat_watch_reports_a_silent_child_once_and_counts_restarts() -> No
     watch.beat("feed", seq=0, lag_ms=0.0, last_error="", now_s=10.0)  # restarted: seq went back
     assert watch.children["feed"].restarts == 1
     assert watch.children["feed"].state == "alive"
+
+
+def test_a_restarting_child_gets_the_start_timeout_then_counts_as_missing() -> None:
+    watch = HeartbeatWatch(timeout_s=5.0, start_timeout_s=60.0)
+    watch.add("venue-sim", now_s=0.0)
+    watch.beat("venue-sim", seq=1, lag_ms=0.0, last_error="", now_s=1.0)
+    watch.restarting("venue-sim", now_s=2.0)  # Ray restarted it: the new process is coming up
+    assert watch.missing(now_s=30.0) == []  # far beyond 5 s, within the start timeout
+    assert watch.missing(now_s=62.5) == ["venue-sim"]  # stuck coming up
+    watch.beat("venue-sim", seq=0, lag_ms=0.0, last_error="", now_s=63.0)
+    assert watch.children["venue-sim"].state == "alive"
+    assert watch.missing(now_s=68.5) == ["venue-sim"]  # alive again: the short timeout applies
