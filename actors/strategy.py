@@ -63,7 +63,7 @@ from messages.orders import (
 )
 from messages.state import ParameterChange, StrategySnapshot, TradeRecord
 from storage.loaders import StoredOrder
-from strategies.position_check import PositionCheck
+from strategies.position_check import SIZE_EPS, PositionCheck
 from venue.client_ids import SEQ_MASK
 
 SEQ_BLOCK = 1000
@@ -243,23 +243,17 @@ class StrategyActor(ActorShell):
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.1)  # fills on their way from the router to risk
-        self.position_mismatch = f"strategy {ours:+g}, venue {pos['size']:+g}"
-        if not pos["reconciled"]:
-            self.note_error(f"position mismatch after start-up: {self.position_mismatch} (risk not yet reconciled)")
-            return
-        self.note_error(f"position mismatch after start-up: {self.position_mismatch}; adopting the venue's")
-        self._adopt(pos)
-
-    def _adopt(self, pos: dict[str, Any]) -> None:
-        """The venue's position (from risk, reconciled) replaces the strategy's."""
-        ts_ms = (self.last_event_ns or wall_ns()) // NS_PER_MS
-        if self.strategy.adopt_position(ts_ms, float(pos["size"]), float(pos["avg_entry"] or 0.0)):
-            self.positions_adopted += 1
-            self.log.warning("position corrected to the venue's: {:+g} at {}", pos["size"], pos["avg_entry"])
+        self.position_mismatch = f"strategy {ours:+g}, risk {pos['size']:+g}"
+        self.note_error(f"position mismatch after start-up: {self.position_mismatch}")
+        try:
+            await self._adopt_venue_position()
+        except Exception as exc:  # the venue is away: the periodic check looks again
+            self.note_error(f"venue position not read: {type(exc).__name__}: {exc}")
 
     async def _check_venue_position(self) -> None:
         """Between restarts: a position the venue changed without a fill of ours (liquidation, a
-        trade by hand) is adopted once the difference has lasted (strategies.position_check)."""
+        trade by hand) is adopted once it has differed from risk's for a while, while quiet
+        (strategies.position_check), and the venue itself confirms it."""
         if self.intents or self.strategy.status().get("pending") is not None:
             return  # an order in flight: its fills may be on their way
         pos = await self.sender.call("risk", "position", self.account, self.market_id, timeout_s=30.0)
@@ -268,10 +262,28 @@ class StrategyActor(ActorShell):
             return
         ours = self._position_size()
         if self.position_check.observe(ours, float(pos["size"]), self.fills_applied, quiet=quiet):
-            self.note_error(f"position differs from the venue's: strategy {ours:+g}, venue {pos['size']:+g}; "
-                            "adopting the venue's")
-            self._adopt(pos)
-            await self._write_snapshot()
+            self.log.warning("position differs from risk's: strategy {:+g}, risk {:+g}; asking the venue",
+                             ours, pos["size"])
+            if await self._adopt_venue_position():
+                await self._write_snapshot()
+
+    async def _adopt_venue_position(self) -> bool:
+        """The venue's own account answer (the truth; risk may have missed a fill too) replaces
+        the strategy's position when they differ. True when it changed."""
+        info = await self.rest.account(self.account)
+        venue = next((p for p in info.positions if p.market_id == self.market_id), None)
+        size, entry = (venue.size, venue.avg_entry_price) if venue is not None else (0.0, 0.0)
+        ours = self._position_size()
+        if abs(ours - size) <= SIZE_EPS:
+            self.log.info("the venue agrees with the strategy's position {:+g}: risk's reconciliation corrects risk",
+                          ours)
+            return False
+        ts_ms = (self.last_event_ns or wall_ns()) // NS_PER_MS
+        if not self.strategy.adopt_position(ts_ms, size, entry):
+            return False  # an order went out meanwhile: the next check looks again
+        self.positions_adopted += 1
+        self.note_error(f"position corrected to the venue's: strategy {ours:+g}, venue {size:+g} at {entry:g}")
+        return True
 
     async def _warm_up_from_venue(self) -> None:
         needed = self.strategy.warmup_needed()
