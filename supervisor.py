@@ -182,12 +182,18 @@ class System:
             child.stats = stats
             name = child.spec.name
             incarnation = stats.get("incarnation_ms")
+            new_incarnation = child.incarnation is not None and incarnation is not None \
+                and incarnation != child.incarnation
             counted = _ray_restarts(child.handle)  # Ray's own count: no restart is missed between polls
             if counted is not None and counted > child.restarts:
                 for _ in range(counted - child.restarts):
-                    self._restarted(child, now, int(stats.get("pid", 0)))
-            elif counted is None and child.incarnation is not None and incarnation is not None \
-                    and incarnation != child.incarnation:
+                    self._restarted(child, now, int(stats.get("pid", 0)) if new_incarnation else 0)
+                if not new_incarnation:
+                    # the answer of the incarnation that died, sent before it did: the new one is
+                    # still coming up and has not been heard from
+                    self.watch.restarting(name, now)
+                    continue
+            elif counted is None and new_incarnation:
                 self._restarted(child, now, int(stats.get("pid", 0)))
             child.incarnation = incarnation
             child.pid = int(stats.get("pid", 0)) or child.pid

@@ -114,3 +114,37 @@ def test_a_restarted_child_gets_time_to_come_up_before_it_counts_as_hung(ray_ses
         assert router.restarts == 1
         run.system.poll(wait_s=1.0)
         assert run.system.watch.children["router"].state == "alive" and router.restarts == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_an_answer_from_the_dead_incarnation_is_no_sign_of_the_new_ones_life(ray_session: Any,
+                                                                               tmp_path: Path) -> None:
+    # a heartbeat answered just before the kill and read just after it counts the restart; the
+    # new incarnation is still coming up and has not been heard from (it was once taken for
+    # alive, then killed as hung when its start outlasted the heartbeat timeout)
+    import ray
+
+    from supervisor import _ray_restarts
+
+    settings = make_settings(tmp_path, supervisor={"heartbeat_interval_s": 1.0, "heartbeat_timeout_s": 3.0,
+                                                   "restart_timeout_s": 120.0})
+    with SystemRun(settings) as run:  # the test polls
+        run.system.poll(wait_s=1.0)
+        run.system.poll(wait_s=0.0)  # asks again; the answers are left unread
+        router = run.system.children["router"]
+        asked_at = router.pending_since
+        ready, _ = ray.wait([router.pending], timeout=10.0)
+        assert ready, "the router did not answer its heartbeat"
+        before = run.stats("router")
+        os.kill(int(before["pid"]), signal.SIGKILL)
+        wait_until(lambda: (_ray_restarts(router.handle) or 0) >= 1, 10, interval_s=0.02,
+                   message="Ray to see the router die")
+        assert time.monotonic() - asked_at < 2.0, "too slow to read the old answer before the poll drops it"
+        run.system.poll(wait_s=0.0)  # reads the dead incarnation's answer
+        assert router.restarts == 1 and router.kill_at is None
+        assert run.system.watch.children["router"].state == "restarting"
+        wait_until(partial(_answers_again, run, "router", before), 90, interval_s=0.2,
+                   message="the restarted router to answer")
+        run.system.poll(wait_s=1.0)
+        assert run.system.watch.children["router"].state == "alive" and router.restarts == 1
