@@ -1,8 +1,9 @@
 """Kill tests: each actor kind is killed mid-run twice, once with ray.kill(no_restart=False) and once
 with SIGKILL of its worker process; it must come back rehydrated, trading must go on, and at the
 end DESIGN's invariants hold: no fill lost or duplicated, no order sent twice (client order indexes
-counted at the venue), positions agreeing everywhere, no order reaching the venue while risk or
-the feed was down. The supervisor's health loop runs throughout and must count both restarts.
+counted at the venue), positions agreeing everywhere, no entry reaching the venue while risk or
+the feed was down (exits may: DESIGN invariant 4). The supervisor's health loop runs throughout and
+must count both restarts.
 
 The run replays the shared SOL candles at 60x with the test-only fast rsi_bb parameters.
 """
@@ -23,6 +24,7 @@ from tests.ray_fixtures import SystemRun, make_settings, wait_until
 ray_session = ray_fixtures.ray_session  # the session-wide Ray (a fixture)
 
 GRACE_NS = 250_000_000  # calls already in flight at the kill may still land this soon after it
+FEED_SILENCE_NS = 1_000_000_000  # risk takes the feed for dead after 1 s without a batch (its feed_silence_s)
 
 
 def kill(run: SystemRun, name: str, how: str) -> dict[str, float]:
@@ -78,7 +80,7 @@ def test_killed_actor_restarts_rehydrated_and_invariants_hold(
             assert after["pid"] != before["pid"] or how == "ray.kill"
             if kind == "feed":
                 up = wait_until(lambda: run.stats("feed")["first_batch_ms"], 30, message="the feed's first batch")
-                down_windows.append((killed_at + GRACE_NS, int(up) * 1_000_000))
+                down_windows.append((killed_at + FEED_SILENCE_NS + GRACE_NS, int(up) * 1_000_000))
             elif kind == "risk":
                 down_windows.append((killed_at + GRACE_NS, int(after["ready_ms"]) * 1_000_000))
             elif kind == "strategy":
@@ -105,9 +107,14 @@ def test_killed_actor_restarts_rehydrated_and_invariants_hold(
                 raise AssertionError(f"{exc}\n{run.diagnose()}") from None
         run.quiesce()
         facts = run.check_invariants()
-        for start, end in down_windows:
-            during = [(a, coi) for a, coi, at, _code in facts["created"] if start <= at <= end]
-            assert not during, f"orders reached the venue while {name} was down: {during}"
+        from storage import StorageReader
+
+        with StorageReader(settings.storage.db_path) as db:
+            for start, end in down_windows:
+                # DESIGN invariant 4: no new entries; exits may still close a position
+                during = [(a, coi) for a, coi, at, _code in facts["created"] if start <= at <= end
+                          and not getattr(db.order(a, coi), "is_exit", False)]
+                assert not during, f"entries reached the venue while {name} was down: {during}"
         wait_until(lambda: run.system.children[name].restarts >= 2, 15,
                    message=f"the supervisor to count restarts ({run.poll_errors[-3:]})")
         assert run.system.children[name].restarts == 2
