@@ -117,7 +117,6 @@ class StrategyActor(ActorShell):
         self.first_event_ns: int | None = None
         self.position_mismatch: str | None = None  # what start-up found (and corrected), if anything
         self.position_check = PositionCheck()
-        self.positions_adopted = 0
 
     # --- start-up ------------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -281,7 +280,6 @@ class StrategyActor(ActorShell):
         ts_ms = (self.last_event_ns or wall_ns()) // NS_PER_MS
         if not self.strategy.adopt_position(ts_ms, size, entry):
             return False  # an order went out meanwhile: the next check looks again
-        self.positions_adopted += 1
         self.note_error(f"position corrected to the venue's: strategy {ours:+g}, venue {size:+g} at {entry:g}")
         return True
 
@@ -544,7 +542,7 @@ class StrategyActor(ActorShell):
         out = dict(self.strategy.status())
         out.update(account_index=self.account, position_size=self._position_size(), open_intents=len(self.intents),
                    order_seq=self.order_seq, fills_applied=self.fills_applied, events=self.events,
-                   position_mismatch=self.position_mismatch, positions_adopted=self.positions_adopted)
+                   position_mismatch=self.position_mismatch)
         return out
 
     async def decision_lags(self) -> list[float]:

@@ -175,7 +175,7 @@ def test_a_position_the_venue_no_longer_holds_is_adopted_and_trading_goes_on(
         wait_restarted(run, "venue-sim", before)
         trades_before = run.trades_closed()
         try:
-            wait_until(lambda: run.call("strategy:fast", "status")["positions_adopted"] >= 1, 60, interval_s=0.3,
+            wait_until(lambda: run.call("strategy:fast", "status")["adopted"] >= 1, 60, interval_s=0.3,
                        message="the strategy to take the venue's position")
             wait_until(lambda: run.trades_closed() >= trades_before + 2, 90, interval_s=0.3,
                        message="trades after the venue started again")
