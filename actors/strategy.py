@@ -253,18 +253,21 @@ class StrategyActor(ActorShell):
         """Between restarts: a position the venue changed without a fill of ours (liquidation, a
         trade by hand) is adopted once it has differed from risk's for a while, while quiet
         (strategies.position_check), and the venue itself confirms it."""
-        if self.intents or self.strategy.status().get("pending") is not None:
+        if not self._quiet():
             return  # an order in flight: its fills may be on their way
         pos = await self.sender.call("risk", "position", self.account, self.market_id, timeout_s=30.0)
-        quiet = not self.intents and self.strategy.status().get("pending") is None  # still, after the call
         if not pos["reconciled"]:
             return
         ours = self._position_size()
-        if self.position_check.observe(ours, float(pos["size"]), self.fills_applied, quiet=quiet):
+        if self.position_check.observe(ours, float(pos["size"]), self.fills_applied, quiet=self._quiet()):
             self.log.warning("position differs from risk's: strategy {:+g}, risk {:+g}; asking the venue",
                              ours, pos["size"])
             if await self._adopt_venue_position():
                 await self._write_snapshot()
+
+    def _quiet(self) -> bool:
+        """No order of ours in flight, so no fill of ours on its way."""
+        return not self.intents and self.strategy.status().get("pending") is None
 
     async def _adopt_venue_position(self) -> bool:
         """The venue's own account answer (the truth; risk may have missed a fill too) replaces
