@@ -56,23 +56,14 @@ FAST_PARAMS: dict[str, Any] = {
 }
 SYNTHETIC_EVENTS_PER_S = 14.0  # the synthetic source's market events per second of event time
 STRATEGIES = 4  # --strategies changes it (the figures are for 4)
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 DATA_LANE = True  # --ray-only sets it false: every message a Ray call (for comparison)
 
 
 def _settings(tmp: Path, speed: float, fast: bool, candle_s: int = 15) -> Any:
     from config.settings import AppSettings
+    from venue.sim.ports import free_static_port
 
-    port = _port()
+    port = free_static_port()  # not an ephemeral one: see venue/sim/ports.py
     strategies = [{"name": f"s{i}", "kind": "rsi_bb", "market_id": 2, "account_index": 7001 + i,
                    "params": {**FAST_PARAMS, "candle_interval_s": candle_s} if fast else {}}
                   for i in range(STRATEGIES)]

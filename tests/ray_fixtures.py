@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -32,6 +31,7 @@ from typing import Any
 import pytest
 
 from config.settings import AppSettings
+from venue.sim.ports import free_static_port
 
 FAST_RSI_PARAMS: dict[str, Any] = {
     "candle_interval_s": 2, "rsi_period": 2, "bb_period": 3, "ema_fast": 2, "ema_slow": 3, "volume_window": 2,
@@ -57,12 +57,6 @@ def ray_session() -> Iterator[Any]:
     shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def strategy_entry(name: str, account: int, *, params: dict[str, Any] | None = None, kind: str = "rsi_bb",
                    market_id: int = 2) -> dict[str, Any]:
     return {"name": name, "kind": kind, "market_id": market_id, "account_index": account,
@@ -72,7 +66,7 @@ def strategy_entry(name: str, account: int, *, params: dict[str, Any] | None = N
 def settings_data(tmp_path: Path, *, source: str = "synthetic", source_path: Path | None = None,
                   speed: float = 1.0, strategies: list[dict[str, Any]] | None = None,
                   **overrides: Any) -> dict[str, Any]:
-    port = free_port()
+    port = free_static_port()  # not an ephemeral one: see venue/sim/ports.py
     data: dict[str, Any] = {
         "mode": "paper",
         "venue": {
