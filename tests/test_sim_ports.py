@@ -1,4 +1,4 @@
-"""The paper venue's port: chosen below the kernel's ephemeral range, never one already bound."""
+"""The paper venue's port: chosen outside the kernel's ephemeral range, never one already bound."""
 
 from __future__ import annotations
 
@@ -15,16 +15,18 @@ pytestmark = pytest.mark.timeout(30)
 
 
 class ScriptedPicks(random.Random):
-    """A generator whose randint answers a fixed list in order (the port choice made visible)."""
+    """A generator whose randrange answers the offsets of a fixed list of ports, in order, within
+    the spans of the test range file (40000-60999): below, 20000-39999; above, 61000-65535."""
 
-    def __init__(self, picks: list[int]) -> None:
+    def __init__(self, ports: list[int]) -> None:
         super().__init__(0)
-        self.picks = iter(picks)
-        self.asked: list[tuple[int, int]] = []
+        self.ports = iter(ports)
+        self.asked: list[int] = []
 
-    def randint(self, a: int, b: int) -> int:
-        self.asked.append((a, b))
-        return next(self.picks)
+    def randrange(self, stop: int) -> int:  # type: ignore[override]
+        self.asked.append(stop)
+        port = next(self.ports)
+        return port - ports.STATIC_LOW if port < 40000 else (40000 - ports.STATIC_LOW) + port - 61000
 
 
 @pytest.fixture
@@ -70,11 +72,27 @@ def test_the_ephemeral_range_is_read_from_the_kernel_file(range_file: Path, tmp_
     assert ports.ephemeral_range(tmp_path / "missing") == ports.DEFAULT_EPHEMERAL_RANGE
 
 
-def test_the_port_is_chosen_below_the_ephemeral_range(range_file: Path) -> None:
+def test_the_port_is_chosen_outside_the_ephemeral_range(range_file: Path) -> None:
+    assert ports.static_spans(40000, 60999) == [(ports.STATIC_LOW, 39999), (61000, 65535)]
     free = free_below(39999)
     picks = ScriptedPicks([free])
     assert ports.free_static_port(path=range_file, rng=picks) == free
-    assert picks.asked == [(ports.STATIC_LOW, 39999)]
+    # one draw over both spans: 20000-39999 and 61000-65535
+    assert picks.asked == [(39999 - ports.STATIC_LOW + 1) + (65535 - 61000 + 1)]
+
+
+def test_a_range_that_starts_low_leaves_the_ports_above_it_or_below_it() -> None:
+    assert ports.static_spans(10000, 65535) == [(1024, 9999)]
+    assert ports.static_spans(1024, 60999) == [(61000, 65535)]
+    assert ports.static_spans(1024, 65535) == []
+
+
+def test_with_no_port_outside_the_range_the_kernel_picks_one(tmp_path: Path) -> None:
+    path = tmp_path / "ip_local_port_range"
+    path.write_text("1024 65535\n")
+    port = ports.free_static_port(path=path)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", port))  # raises if it was not free
 
 
 def test_a_port_someone_listens_on_is_passed_over(range_file: Path, wildcard_listener: int) -> None:
@@ -86,7 +104,6 @@ def test_a_port_someone_listens_on_is_passed_over(range_file: Path, wildcard_lis
 
 def test_a_port_from_the_real_kernel_range_is_free_and_outside_it() -> None:
     port = ports.free_static_port()
-    first, _ = ports.ephemeral_range()
-    assert ports.STATIC_LOW <= port < first
+    assert not ports.in_ephemeral_range(port)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", port))  # raises if it was not free

@@ -9,7 +9,7 @@ worker gRPC servers. A client connecting while the simulator restarts may also b
 own local port. Either way the simulator cannot bind its port and the clients talk to a stranger
 (seen in CI: a Ray worker's gRPC server had been given the port, so every REST answer was an HTTP/2
 frame, "Bad status line", and every websocket handshake failed). The kernel never hands out a port
-below its ephemeral range unasked, so a free port from there stays ours.
+outside its ephemeral range unasked, so a free port from there stays ours.
 """
 
 from __future__ import annotations
@@ -39,18 +39,37 @@ def in_ephemeral_range(port: int, path: Path = EPHEMERAL_RANGE_FILE) -> bool:
 
 
 def free_static_port(*, path: Path = EPHEMERAL_RANGE_FILE, rng: random.Random | None = None) -> int:
-    """A port below the ephemeral range that nothing is bound to now, on any address (the check binds
-    the wildcard, which any listener on that number refuses). Raises OSError when none is found."""
-    first, _ = ephemeral_range(path)
-    low, high = (STATIC_LOW, first - 1) if first - 1 > STATIC_LOW else (1024, first - 1)
-    if high < low:
-        raise OSError(f"no port below the ephemeral range (it starts at {first})")
+    """A port outside the ephemeral range (below it, else above it) that nothing is bound to now, on
+    any address: the check binds the wildcard, which any listener on that number refuses. When the
+    kernel's range covers every unprivileged port there is no such port, and the kernel picks one
+    (exposed to the race above). Raises OSError when every try finds its port taken."""
+    spans = static_spans(*ephemeral_range(path))
+    if not spans:
+        return _kernel_port()
+    total = sum(high - low + 1 for low, high in spans)
     pick = rng or random.SystemRandom()  # not the global generator: tests seed that one
     for _ in range(ATTEMPTS):
-        port = pick.randint(low, high)
+        offset = pick.randrange(total)
+        for low, high in spans:
+            if offset <= high - low:
+                port = low + offset
+                break
+            offset -= high - low + 1
         if _bindable(port):
             return port
-    raise OSError(f"no free port in {low}-{high} after {ATTEMPTS} tries")
+    raise OSError(f"no free port in {spans} after {ATTEMPTS} tries")
+
+
+def static_spans(first: int, last: int) -> list[tuple[int, int]]:
+    """The (low, high) spans of unprivileged ports the kernel never hands out unasked."""
+    low = STATIC_LOW if first - 1 >= STATIC_LOW else 1024
+    return [(a, b) for a, b in ((low, first - 1), (last + 1, 65535)) if b >= a]
+
+
+def _kernel_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("0.0.0.0", 0))
+        return int(sock.getsockname()[1])
 
 
 def _bindable(port: int) -> bool:
