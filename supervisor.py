@@ -453,7 +453,7 @@ def _dashboard_note(context: Any) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from config.loader import ConfigError, exit_on_config_error, load_config, resolve_profile
-    from venue.sim.ports import ephemeral_range, in_ephemeral_range
+    from venue.sim.ports import ephemeral_port_warning
 
     args = _parse(argv)
     configure_logging(json_logs=bool(args.json_logs))
@@ -462,10 +462,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
     log = logger.bind(actor="supervisor")
     profile = str(resolve_profile(args.config).resolve())
-    if settings.mode == "paper" and in_ephemeral_range(settings.venue.sim.port):
-        log.warning("venue.sim.port {} lies in the kernel's ephemeral port range {}: another process may be "
-                    "handed it while the simulator starts or restarts (see venue/sim/ports.py)",
-                    settings.venue.sim.port, "-".join(map(str, ephemeral_range())))
+    port_warning = ephemeral_port_warning(settings.venue.sim.port)
+    if settings.mode == "paper" and port_warning:
+        log.warning(port_warning)
 
     stop_event = threading.Event()
 

@@ -50,6 +50,12 @@ def wildcard_listener() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
+def test_a_configured_port_in_the_range_is_warned_about(range_file: Path) -> None:
+    warning = ports.ephemeral_port_warning(45000, range_file)
+    assert warning is not None and "45000" in warning and "40000-60999" in warning
+    assert ports.ephemeral_port_warning(8765, range_file) is None
+
+
 def free_below(limit: int) -> int:
     """Some port under limit that is free now (the picks scripted below must be free ones)."""
     for port in range(25000, limit):

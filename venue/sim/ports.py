@@ -38,6 +38,15 @@ def in_ephemeral_range(port: int, path: Path = EPHEMERAL_RANGE_FILE) -> bool:
     return first <= port <= last
 
 
+def ephemeral_port_warning(port: int, path: Path = EPHEMERAL_RANGE_FILE) -> str | None:
+    """What to tell the operator when the configured simulator port can be handed to others."""
+    first, last = ephemeral_range(path)
+    if not first <= port <= last:
+        return None
+    return (f"venue.sim.port {port} lies in the kernel's ephemeral port range {first}-{last}: another process "
+            "may be handed it while the simulator starts or restarts (see venue/sim/ports.py)")
+
+
 def free_static_port(*, path: Path = EPHEMERAL_RANGE_FILE, rng: random.Random | None = None) -> int:
     """A port outside the ephemeral range (below it, else above it) that nothing is bound to now, on
     any address: the check binds the wildcard, which any listener on that number refuses. When the
