@@ -33,11 +33,6 @@ def ephemeral_range(path: Path = EPHEMERAL_RANGE_FILE) -> tuple[int, int]:
     return first, last
 
 
-def in_ephemeral_range(port: int, path: Path = EPHEMERAL_RANGE_FILE) -> bool:
-    first, last = ephemeral_range(path)
-    return first <= port <= last
-
-
 def ephemeral_port_warning(port: int, path: Path = EPHEMERAL_RANGE_FILE) -> str | None:
     """What to tell the operator when the configured simulator port can be handed to others."""
     first, last = ephemeral_range(path)
