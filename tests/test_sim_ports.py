@@ -15,8 +15,8 @@ pytestmark = pytest.mark.timeout(30)
 
 
 class ScriptedPicks(random.Random):
-    """A generator whose randrange answers the offsets of a fixed list of ports, in order, within
-    the spans of the test range file (40000-60999): below, 20000-39999; above, 61000-65535."""
+    """A generator whose randrange answers, in order, the offsets of a fixed list of ports below the
+    test range file's ephemeral range (40000-60999), where the first span starts at STATIC_LOW."""
 
     def __init__(self, ports: list[int]) -> None:
         super().__init__(0)
@@ -25,8 +25,7 @@ class ScriptedPicks(random.Random):
 
     def randrange(self, stop: int) -> int:  # type: ignore[override]
         self.asked.append(stop)
-        port = next(self.ports)
-        return port - ports.STATIC_LOW if port < 40000 else (40000 - ports.STATIC_LOW) + port - 61000
+        return next(self.ports) - ports.STATIC_LOW
 
 
 @pytest.fixture
@@ -40,12 +39,7 @@ def range_file(tmp_path: Path) -> Path:
 def wildcard_listener() -> Iterator[int]:
     """A listener on every address, on a port below the test range file's ephemeral range."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        for port in range(39000, 39999):
-            try:
-                sock.bind(("0.0.0.0", port))
-                break
-            except OSError:
-                continue
+        sock.bind(("0.0.0.0", free_below(39999)))
         sock.listen()
         yield int(sock.getsockname()[1])
 
