@@ -17,7 +17,6 @@ Conventions:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,47 +25,9 @@ from typing import Any
 from messages.state import TradeRecord
 
 NS_PER_S = 1_000_000_000
-_UNIT_NS = {
-    "s": NS_PER_S,
-    "m": 60 * NS_PER_S,
-    "h": 3600 * NS_PER_S,
-    "d": 86400 * NS_PER_S,
-    "w": 604800 * NS_PER_S,
-}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 # below this an epoch timestamp cannot be ns of a real trade (1e15 ns is 1970-01-12); ms-era
 # values (~1.7e12) fall far below it
 PLAUSIBLE_NS_MIN = 10**15
-
-
-def parse_duration(text: str) -> int:
-    """A window like 24h, 7d, 30d, 90m, 2w or 45s -> ns. ValueError for anything else (or zero)."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(
-            f"bad --since {text!r}: expected a number and a unit s, m, h, d or w (e.g. 24h, 7d, 30d)"
-        )
-    amount = int(match.group(1))
-    if amount <= 0:
-        raise ValueError(f"bad --since {text!r}: the window must be longer than zero")
-    return amount * _UNIT_NS[match.group(2).lower()]
-
-
-def parse_instant(text: str) -> int:
-    """An ISO-8601 time ("2025-05-04T12:00", naive means UTC) or integer ns since the epoch -> ns."""
-    stripped = text.strip()
-    if stripped.isdigit():
-        return int(stripped)
-    try:
-        moment = datetime.fromisoformat(stripped)
-    except ValueError:
-        raise ValueError(
-            f"bad --now {text!r}: expected an ISO-8601 time (2025-05-04T12:00:00Z) or ns since the epoch"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * NS_PER_S + delta.microseconds * 1000
 
 
 def iso_utc(ts_ns: int) -> str:

@@ -8,9 +8,12 @@ Reports trades, wins, losses, win rate, PnL (quote, and the sum and mean of the 
 average PnL, average win and loss, reward/risk (avg win / |avg loss|), fees, average hold, best
 and worst trade, and breakdowns by strategy and by exit reason, as aligned plain-text tables.
 
---since N{s,m,h,d,w} keeps trades whose exit time is within that window before now; --now (an
-ISO-8601 time, naive = UTC, or ns since the epoch) sets "now" for a reproducible report, and then
-also excludes trades that exited after it. --recent N lists the last N trades, newest first.
+The clock is the trades' event time, not the wall clock (a paper run over May 2025 candles writes
+trades dated May 2025). --since takes a span, N{s,m,h,d,w}, counted back from the newest trade in
+the database (any strategy), or an absolute UTC date or time (2025-05-06, 2025-05-06T12:00, or ns
+since the epoch). --now (the same absolute forms) ends the window there instead, and a span then
+counts back from it. The report's "window:" line states the window it used and why.
+--recent N lists the last N trades, newest first.
 --export csv|json --output FILE writes every selected trade (not only the --recent ones).
 
 The database is opened through StorageReader (SQLite mode=ro): this script never writes to it.
@@ -27,8 +30,7 @@ import csv
 import json
 import sqlite3
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python scripts/query_pnl.py`: make the repo importable
@@ -41,10 +43,8 @@ from scripts.pnl_report import (  # noqa: E402
     export_row,
     format_report,
     implausible_timestamps,
-    iso_utc,
-    parse_duration,
-    parse_instant,
 )
+from scripts.pnl_window import Window, report_window  # noqa: E402
 from storage.loaders import StorageReader  # noqa: E402
 
 PROG = "query_pnl"
@@ -62,12 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", required=True, help="path to the SQLite database (e.g. data/paper.db)")
     parser.add_argument("--strategy", help="only this strategy's trades")
     parser.add_argument(
-        "--since", help="only trades that exited within this window before now: 24h, 7d, 30d..."
+        "--since",
+        help="only trades that exited in this window: a span (24h, 7d, 30d) counted back from the "
+        "newest trade in the database (event time, not the wall clock), or a UTC date/time "
+        "(2025-05-06, 2025-05-06T12:00)",
     )
     parser.add_argument(
         "--now",
-        help="the report's 'now' (ISO-8601, naive = UTC, or ns since the epoch); trades exiting later "
-        "are excluded. Default: the current time, with no upper bound",
+        help="end the window here (ISO-8601, naive = UTC, or ns since the epoch): trades exiting later "
+        "are excluded and a --since span counts back from it. Default: the newest trade",
     )
     parser.add_argument("--recent", type=int, default=0, metavar="N", help="also list the last N trades")
     parser.add_argument("--export", choices=("csv", "json"), help="write the selected trades to --output")
@@ -90,20 +93,24 @@ def _check_output(args: argparse.Namespace, db: Path) -> Path | None:
     return output
 
 
-def load_trades(db: Path, *, strategy: str | None, since_ns: int, until_ns: int | None) -> list[TradeRecord]:
-    """The selected trades, oldest exit first, through a read-only StorageReader."""
+def load_trades(
+    db: Path, *, strategy: str | None, since: str | None, now: str | None
+) -> tuple[Window, list[TradeRecord]]:
+    """The report's window and its trades, oldest exit first, through a read-only StorageReader."""
     if not db.is_file():
         raise UsageError(f"no database at {db}")
     try:
         with StorageReader(db) as reader:
             if reader.schema_version() == 0:
                 raise UsageError(f"{db} is not a lighter-trader database (no schema)")
-            trades = reader.trades_since(since_ns, strategy=strategy)
+            try:
+                window = report_window(since, now, reader.newest_trade_exit_ts())
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            trades = reader.trades_since(window.start_ns, strategy=strategy)
     except sqlite3.Error as exc:
         raise UsageError(f"cannot read {db}: {exc}") from None
-    if until_ns is not None:
-        trades = [t for t in trades if t.exit_ts <= until_ns]
-    return trades
+    return window, [t for t in trades if window.holds(t.exit_ts)]
 
 
 def write_export(trades: Sequence[TradeRecord], fmt: str, output: Path) -> None:
@@ -123,21 +130,18 @@ def write_export(trades: Sequence[TradeRecord], fmt: str, output: Path) -> None:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
-def run(args: argparse.Namespace, clock: Callable[[], int]) -> str:
+def run(args: argparse.Namespace) -> str:
     """Everything but argument parsing and printing; returns the report text."""
     db = Path(args.db)
     if args.recent < 0:
         raise UsageError(f"bad --recent {args.recent}: expected 0 or more")
-    try:
-        window_ns = parse_duration(args.since) if args.since is not None else None
-        until_ns = parse_instant(args.now) if args.now is not None else None
+    try:  # the flags are checked before the database is opened, so a typo costs nothing
+        report_window(args.since, args.now, None)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     output = _check_output(args, db)
-    now_ns = until_ns if until_ns is not None else clock()
-    since_ns = max(0, now_ns - window_ns) if window_ns is not None else 0
 
-    trades = load_trades(db, strategy=args.strategy, since_ns=since_ns, until_ns=until_ns)
+    window, trades = load_trades(db, strategy=args.strategy, since=args.since, now=args.now)
 
     odd = implausible_timestamps(trades)
     if odd:
@@ -149,12 +153,10 @@ def run(args: argparse.Namespace, clock: Callable[[], int]) -> str:
     if output is not None:
         write_export(trades, args.export, output)
 
-    start = f"{iso_utc(since_ns)} UTC (last {args.since})" if window_ns is not None else "first trade"
-    end = f"{iso_utc(until_ns)} UTC" if until_ns is not None else f"now ({iso_utc(now_ns)} UTC)"
     header = [
         f"PnL report: {db}",
         f"strategy: {args.strategy or 'all'}",
-        f"window:   {start} -> {end}",
+        f"window:   {window.text}",
     ]
     report = format_report(trades, header, recent=args.recent)
     if output is not None:
@@ -162,11 +164,10 @@ def run(args: argparse.Namespace, clock: Callable[[], int]) -> str:
     return report
 
 
-def main(argv: Sequence[str] | None = None, *, clock: Callable[[], int] = time.time_ns) -> int:
-    """The command line; `clock` (ns since the epoch) is the default "now" when --now is not given."""
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        report = run(args, clock)
+        report = run(args)
     except UsageError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -269,6 +269,11 @@ class StorageReader:
             )
         return events
 
+    def newest_trade_exit_ts(self) -> int | None:
+        """The latest exit time in the trades table (event time, ns); None when it holds no trade."""
+        ts: int | None = self._rows("SELECT MAX(exit_ts) FROM trades")[0][0]
+        return ts
+
     def trades_since(self, ts_event: int = 0, *, strategy: str | None = None) -> list[TradeRecord]:
         """Round trips closed at or after ts_event (exit time), oldest first."""
         rows = self._rows(

@@ -20,13 +20,8 @@ import pytest
 
 from messages.state import TradeRecord
 from scripts import query_pnl
-from scripts.pnl_report import (
-    EXPORT_COLUMNS,
-    format_table,
-    parse_duration,
-    parse_instant,
-    summarize,
-)
+from scripts.pnl_report import EXPORT_COLUMNS, format_table, summarize
+from scripts.pnl_window import Window, parse_duration, parse_instant, report_window
 from storage.writer import StorageWriter
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,8 +86,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str, clock: int = NOW) -> tuple[int, str, str]:
-    code = query_pnl.main(list(argv), clock=lambda: clock)
+def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = query_pnl.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -165,12 +160,85 @@ def test_parse_duration_and_instant() -> None:
     for bad in ("", "3x", "h", "-1d", "1.5h", "0h", "24 hours"):
         with pytest.raises(ValueError, match="--since"):
             parse_duration(bad)
-    assert parse_instant(NOW_ISO) == NOW
-    assert parse_instant("2025-06-03T12:00:00") == NOW  # naive is UTC
-    assert parse_instant("2025-06-03T14:00:00+02:00") == NOW
-    assert parse_instant(str(NOW)) == NOW
-    with pytest.raises(ValueError, match="--now"):
-        parse_instant("yesterday")
+    assert parse_instant(NOW_ISO, "--now") == NOW
+    assert parse_instant("2025-06-03T12:00:00", "--now") == NOW  # naive is UTC
+    assert parse_instant("2025-06-03T14:00:00+02:00", "--now") == NOW
+    assert parse_instant("2025-06-03", "--now") == NOW - 12 * HOUR  # a date is its midnight
+    assert parse_instant(str(NOW), "--now") == NOW
+    with pytest.raises(ValueError, match="bad --now 'yesterday'"):
+        parse_instant("yesterday", "--now")
+    # a bare number too small to be ns would silently be January 1970 (a span without its unit)
+    with pytest.raises(ValueError, match="bad --since '24': .*too small"):
+        parse_instant("24", "--since")
+
+
+NEWEST = NOW + HOUR  # trade 7's exit, the newest in TABLE
+
+
+def test_window_span_counts_back_from_the_newest_trade() -> None:
+    w = report_window("24h", None, NEWEST)
+    assert (w.start_ns, w.end_ns) == (NEWEST - DAY, NEWEST)
+    assert (
+        w.text
+        == "trades from 2025-06-02 13:00:00 UTC to 2025-06-03 13:00:00 UTC (24h before the newest trade)"
+    )
+    assert w.holds(NEWEST - DAY) and w.holds(NEWEST) and not w.holds(NEWEST - DAY - 1)
+
+
+def test_window_span_counts_back_from_now_when_given() -> None:
+    w = report_window("7d", NOW_ISO, NEWEST)
+    assert (w.start_ns, w.end_ns) == (NOW - 7 * DAY, NOW)
+    assert w.text.endswith("(7d before --now)")
+    assert not w.holds(NEWEST)  # after --now
+
+
+def test_window_absolute_since_stays_absolute() -> None:
+    since = NOW - 3 * DAY  # 2025-05-31 12:00
+    for text in ("2025-05-31T12:00", "2025-05-31T14:00+02:00", str(since)):
+        w = report_window(text, None, NEWEST)
+        assert (w.start_ns, w.end_ns) == (since, None), text
+        assert w.text == (
+            "trades from 2025-05-31 12:00:00 UTC (--since) on, the newest trade exiting 2025-06-03 13:00:00 UTC"
+        )
+    # whatever the newest trade: an absolute start does not move with it
+    assert report_window("2025-05-31", None, NEWEST + 30 * DAY).start_ns == NOW - 3 * DAY - 12 * HOUR
+    w = report_window("2025-05-31T12:00", NOW_ISO, NEWEST)
+    assert (w.start_ns, w.end_ns) == (since, NOW)
+    assert w.text == "trades from 2025-05-31 12:00:00 UTC (--since) to 2025-06-03 12:00:00 UTC (--now)"
+
+
+def test_window_without_since() -> None:
+    assert report_window(None, None, NEWEST) == Window(
+        0, None, "all trades, the newest exiting 2025-06-03 13:00:00 UTC"
+    )
+    assert report_window(None, NOW_ISO, NEWEST) == Window(
+        0, NOW, "trades up to 2025-06-03 12:00:00 UTC (--now)"
+    )
+    assert report_window(None, None, None).text == "all trades (the database holds none)"
+
+
+def test_window_of_an_empty_database() -> None:
+    w = report_window("24h", None, None)
+    assert w.text == "24h before the newest trade (the database holds none)"
+    assert report_window("24h", NOW_ISO, None).start_ns == NOW - DAY  # --now needs no trade
+
+
+@pytest.mark.parametrize(
+    ("since", "now", "message"),
+    [
+        ("yesterday", None, "bad --since 'yesterday': expected a span (24h, 7d, 30d) or a UTC date"),
+        ("3x", None, "bad --since '3x': expected a number and a unit"),
+        ("-1d", None, "bad --since '-1d'"),
+        ("0d", None, "bad --since '0d': the window must be longer than zero"),
+        ("24", None, "bad --since '24'"),
+        ("2025-06-04", NOW_ISO, "bad --since '2025-06-04': 2025-06-04 00:00:00 UTC is after --now"),
+        ("24h", "soon", "bad --now 'soon'"),
+        ("24h", "-5", "bad --now '-5'"),
+    ],
+)
+def test_window_rejects_bad_flags(since: str, now: str | None, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        report_window(since, now, NEWEST)
 
 
 def test_format_table_aligns_columns() -> None:
@@ -230,18 +298,48 @@ def test_since_is_relative_to_now(
     assert code == 0
     s = summary(out)
     assert (s["trades"], s["wins / losses / even"], s["PnL (quote)"], s["reward/risk"]) == expected
-    assert f"(last {since})" in out
+    assert f"({since} before --now)" in out
 
 
-def test_injected_clock_sets_now_without_an_upper_bound(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # no --now: the window is [clock - 24h, ...) and trade 7 (an hour after the clock) is included
-    code, out, _ = run_main(capsys, "--db", str(db), "--since", "24h", clock=NOW)
-    assert code == 0
+def test_since_counts_back_from_the_newest_trade_not_the_wall_clock(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the README's command: the trades are dated June 2025 (event time), the wall clock is later;
+    # the newest trade (7) exits at NOW + 1h, so the last 24h hold trades 1, 2 and 7
+    code, out, err = run_main(capsys, "--db", str(db), "--since", "24h")
+    assert code == 0 and err == ""
     s = summary(out)
-    assert s["trades"] == "3" and s["PnL (quote)"] == "+2.5000"
-    # three days later the last 24h hold no trade at all
-    code, out, _ = run_main(capsys, "--db", str(db), "--since", "24h", clock=NOW + 3 * DAY)
+    assert (s["trades"], s["PnL (quote)"]) == ("3", "+2.5000")
+    assert (
+        "window:   trades from 2025-06-02 13:00:00 UTC to 2025-06-03 13:00:00 UTC (24h before the newest trade)"
+        in out
+    )
+    code, out, _ = run_main(capsys, "--db", str(db), "--since", "2h")  # trades 1 (NOW - 1h) and 7
+    assert summary(out)["trades"] == "2" and summary(out)["PnL (quote)"] == "+3.5000"
+
+
+def test_absolute_since(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # exits on or after 2025-05-31 12:00 (NOW - 3d): trades 3 (exactly then), 2, 1 and 7
+    code, out, _ = run_main(capsys, "--db", str(db), "--since", "2025-05-31T12:00")
+    assert code == 0
+    assert (summary(out)["trades"], summary(out)["PnL (quote)"]) == ("4", "+3.5000")
+    assert "window:   trades from 2025-05-31 12:00:00 UTC (--since) on" in out
+
+
+def test_the_newest_trade_of_any_strategy_is_the_clock(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # breakout's own newest trade is 3 days old: its last 24h of the run hold none
+    code, out, _ = run_main(capsys, "--db", str(db), "--strategy", "breakout", "--since", "24h")
     assert code == 0 and "no trades in the selection" in out
+    assert "(24h before the newest trade)" in out
+
+
+def test_span_over_an_empty_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "empty.db"
+    asyncio.run(_write(path, []))
+    code, out, err = run_main(capsys, "--db", str(path), "--since", "24h")
+    assert code == 0 and err == ""
+    assert "window:   24h before the newest trade (the database holds none)" in out
+    assert "no trades in the selection" in out
 
 
 def test_strategy_filter(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -393,6 +491,8 @@ def test_export_of_an_empty_selection(db: Path, tmp_path: Path, capsys: pytest.C
         (["--since", "3x"], "bad --since '3x'"),
         (["--since", "0d"], "bad --since '0d'"),
         (["--now", "soon"], "bad --now 'soon'"),
+        (["--since", "24"], "bad --since '24'"),
+        (["--since", "2025-06-04", "--now", NOW_ISO], "is after --now"),
         (["--recent", "-1"], "bad --recent -1"),
         (["--export", "csv"], "--export and --output go together"),
     ],
@@ -406,8 +506,14 @@ def test_usage_errors_exit_2_with_one_line(
 
 
 def test_unreadable_databases_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "--db", str(tmp_path / "missing.db"))
+    code, out, err = run_main(capsys, "--db", str(tmp_path / "missing.db"), "--since", "24h")
     assert (code, out) == (2, "") and err == f"query_pnl: no database at {tmp_path / 'missing.db'}\n"
+    assert not (tmp_path / "missing.db").exists()  # looked at, not created
+    code, _, err = run_main(capsys, "--db", str(tmp_path / "no_such_dir" / "paper.db"))
+    assert code == 2 and err == f"query_pnl: no database at {tmp_path / 'no_such_dir' / 'paper.db'}\n"
+    assert not (tmp_path / "no_such_dir").exists()
+    code, _, err = run_main(capsys, "--db", str(tmp_path))  # a directory
+    assert code == 2 and err == f"query_pnl: no database at {tmp_path}\n"
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"this is not sqlite at all, just some bytes" * 10)
     code, _, err = run_main(capsys, "--db", str(garbage))
@@ -477,6 +583,17 @@ def test_subprocess_run_leaves_the_database_unchanged(db: Path, tmp_path: Path) 
     wal = db.parent / f"{db.name}-wal"
     assert not wal.exists() or wal.stat().st_size == 0
 
+    # the README's command as written: a span counts back from the newest trade, not the wall clock
+    readme = subprocess.run(
+        [sys.executable, str(SCRIPT), "--db", str(db), "--since", "24h"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert readme.returncode == 0, readme.stderr
+    assert summary(readme.stdout)["trades"] == "3"
+    assert "(24h before the newest trade)" in readme.stdout
+
     missing = subprocess.run(
         [sys.executable, str(SCRIPT), "--db", str(tmp_path / "nope.db")],
         capture_output=True,
@@ -485,6 +602,7 @@ def test_subprocess_run_leaves_the_database_unchanged(db: Path, tmp_path: Path) 
     )
     assert missing.returncode == 2 and missing.stdout == ""
     assert missing.stderr.strip().splitlines() == [f"query_pnl: no database at {tmp_path / 'nope.db'}"]
+    assert not (tmp_path / "nope.db").exists()
     bad_since = subprocess.run(
         [sys.executable, str(SCRIPT), "--db", str(db), "--since", "yesterday"],
         capture_output=True,
