@@ -32,6 +32,7 @@ import logging
 import os
 import secrets
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -41,9 +42,11 @@ from typing import Any
 
 from loguru import logger
 
+from actors import status_view
 from actors.common import NAMESPACE, ActorContext, configure_logging, settings_dump, wall_ns
 from actors.health import Backoff, HeartbeatWatch, RestartIntensity
 from config.settings import AppSettings, ChildSpec
+from storage.identity import DatabaseLock
 
 STATUS_INTERVAL_S = 10.0
 START_TIMEOUT_S = 120.0
@@ -279,17 +282,13 @@ class System:
             return None
 
     def status(self) -> dict[str, Any]:
+        """Per strategy its own status and risk's view of it; per actor its health."""
         open_orders = self._call("router", "open_orders") or {}
+        risk = (self._call("risk", "status") or {}).get("strategies", {})
         strategies = {}
         for s in self.settings.enabled_strategies:
-            st = self._call(s.actor_name, "status")
-            strategies[s.name] = {
-                "account": s.account_index,
-                "position": None if st is None else st["position_size"],
-                "open_orders": open_orders.get(s.name, 0),
-                "realized_pnl": None if st is None else st["realized_pnl"],
-                "trades": None if st is None else st["trades"],
-            }
+            strategies[s.name] = {"account": s.account_index, "open_orders": open_orders.get(s.name, 0),
+                                  "strategy": self._call(s.actor_name, "status"), "risk": risk.get(s.name)}
         actors = {}
         for name, health in self.watch.children.items():
             actors[name] = {"state": health.state, "restarts": self.children[name].restarts,
@@ -297,20 +296,7 @@ class System:
         return {"strategies": strategies, "actors": actors, "halted": self.halted_by_supervisor}
 
     def status_table(self) -> str:
-        status = self.status()
-        lines = [f"{'strategy':<16} {'account':>8} {'position':>10} {'open':>5} {'pnl (net)':>12} {'trades':>7}"]
-        for name, row in status["strategies"].items():
-            pos = "?" if row["position"] is None else f"{row['position']:+.3f}"
-            pnl = "?" if row["realized_pnl"] is None else f"{row['realized_pnl']:+.4f}"
-            trades = "?" if row["trades"] is None else str(row["trades"])
-            lines.append(f"{name:<16} {row['account']:>8} {pos:>10} {row['open_orders']:>5} {pnl:>12} {trades:>7}")
-        lines.append(f"{'actor':<22} {'state':<10} {'restarts':>8} {'lag ms':>9}  last error")
-        for name, row in status["actors"].items():
-            lines.append(f"{name:<22} {row['state']:<10} {row['restarts']:>8} {row['lag_ms']:>9.1f}  "
-                         f"{(row['last_error'] or '-')[:60]}")
-        if status["halted"]:
-            lines.append(f"TRADING HALTED by the supervisor: {status['halted']}")
-        return "\n".join(lines)
+        return status_view.status_table(self.status())
 
     # --- shutdown ------------------------------------------------------------------------------
     def stop(self, cancel_orders: bool | None = None, kill: bool = True) -> dict[str, Any]:
@@ -363,11 +349,10 @@ def _ray_restarts(handle: Any) -> int | None:
         return None
 
 
-def _signed(value: float | None, spec: str) -> str:
-    return "?" if value is None else format(value, spec)
-
-
 def _one_line(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None)  # a RayTaskError carries the actor's own exception
+    if isinstance(cause, BaseException):
+        exc = cause
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:400]}"
 
@@ -377,20 +362,33 @@ def _one_line(exc: BaseException) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+DESCRIPTION = """Run the trading system: the paper venue (in paper mode), the market-data feed, one actor
+per strategy on its own account, risk, the order router and persistence, supervised until Ctrl-C
+or --duration. Prints a status table every 10 s and a summary at exit."""
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python supervisor.py", description=__doc__.splitlines()[0])
+    from config.cli import SPEED_HELP, OneLineParser, parse_speed, port_number, positive_seconds
+
+    parser = OneLineParser(prog="python supervisor.py", description=DESCRIPTION)
     parser.add_argument("--config", help="YAML profile (default: $LT_CONFIG, else config/paper.yaml)")
-    parser.add_argument("--duration", type=float, default=None, help="stop after S seconds (default: run until signalled)")
+    parser.add_argument("--duration", type=positive_seconds, default=None,
+                        help="stop after S seconds, S > 0 (default: run until Ctrl-C or SIGTERM)")
     parser.add_argument("--source", help='paper venue market source: "synthetic", "candles:PATH" or "binance:PATH"')
-    parser.add_argument("--speed", type=float, help="paper venue replay speed (event time per wall time)")
-    parser.add_argument("--db", help="SQLite database path (overrides storage.db_path)")
+    parser.add_argument("--speed", type=parse_speed, help=f"paper venue replay speed: {SPEED_HELP}")
+    parser.add_argument("--sim-port", type=port_number, default=None,
+                        help="paper venue port (overrides venue.sim.port and the venue URLs); 0 = a free one, "
+                             "for a second paper run on this machine")
+    parser.add_argument("--db", help="SQLite database path (overrides storage.db_path; its directory must exist)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start with an empty database: the existing one is moved into storage.backup_dir")
     dash = parser.add_mutually_exclusive_group()
     dash.add_argument("--dashboard", dest="dashboard", action="store_true", default=None,
                       help="start the Ray dashboard on 127.0.0.1 (token authentication stays on)")
     dash.add_argument("--no-dashboard", dest="dashboard", action="store_false")
     parser.add_argument("--address", help="join this Ray cluster instead of starting one")
     parser.add_argument("--json-logs", action="store_true", default=None, help="log JSON lines")
-    parser.add_argument("--status-interval", type=float, default=STATUS_INTERVAL_S, help=argparse.SUPPRESS)
+    parser.add_argument("--status-interval", type=positive_seconds, default=STATUS_INTERVAL_S, help=argparse.SUPPRESS)
     parser.add_argument("--namespace", default=NAMESPACE, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -413,7 +411,16 @@ def apply_overrides(settings: AppSettings, args: argparse.Namespace) -> AppSetti
         data["venue"]["sim"]["source_path"] = path or None
     if args.speed is not None:
         data["venue"]["sim"]["speed"] = args.speed
+    if getattr(args, "sim_port", None) is not None:
+        if settings.mode != "paper":
+            raise ConfigError("--sim-port: only in paper mode (live trading talks to Lighter)")
+        port = args.sim_port or _free_sim_port()
+        data["venue"]["sim"]["port"] = port
+        data["venue"]["url"] = _with_port(data["venue"]["url"], port)
+        data["venue"]["ws_url"] = _with_port(data["venue"]["ws_url"], port)
     if args.db is not None:
+        if not Path(args.db).expanduser().parent.is_dir():
+            raise ConfigError(f"--db: directory not found: {Path(args.db).expanduser().parent}")
         data["storage"]["db_path"] = args.db
     if args.dashboard is not None:
         data["dashboard"] = args.dashboard
@@ -425,6 +432,71 @@ def apply_overrides(settings: AppSettings, args: argparse.Namespace) -> AppSetti
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"])
         raise ConfigError(first["msg"], field=field or None) from None
+
+
+def _free_sim_port() -> int:
+    from venue.sim.ports import free_static_port
+
+    return free_static_port()
+
+
+def _with_port(url: str, port: int) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
+
+
+class PreflightError(Exception):
+    """The run cannot start as configured; str() is one line that says why and what to do."""
+
+
+def preflight(settings: AppSettings, *, fresh: bool) -> DatabaseLock:
+    """What is checked before Ray starts, so that nothing is sent before it passes: the paper
+    venue's port is free (DESIGN invariant 8: a system talks only to its own venue), the venue is
+    reachable (live), the database belongs to this venue and market and no other run has it (moved
+    aside first with `fresh`). Returns the database lock, held for the life of the run."""
+    from storage.identity import DatabaseLock, DatabaseRefused, check_identity, describe, move_aside
+    from storage.writer import prepare_database
+    from venue.preflight import unreachable_reason
+    from venue.sim.ports import port_in_use
+
+    if settings.mode == "paper":
+        port = settings.venue.sim.port
+        if port_in_use(port):
+            raise PreflightError(
+                f"venue.sim.port {port} is in use (another paper run on this machine?): nothing was sent; "
+                "run a second system with --sim-port 0 --db PATH (a free port, a database of its own)")
+    else:
+        reason = unreachable_reason(settings.venue.url)
+        if reason is not None:
+            raise PreflightError(f"venue {settings.venue.url} cannot be reached: {reason}")
+    db_path = Path(settings.storage.db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = DatabaseLock(db_path)
+    try:
+        lock.acquire()
+        if fresh:
+            moved = move_aside(db_path, Path(settings.storage.backup_dir))
+            if moved is not None:
+                logger.bind(actor="supervisor").info("--fresh: the previous database is now {}", moved)
+        prepare_database(db_path)
+        identity = settings.database_identity()
+        conn = sqlite3.connect(db_path, isolation_level=None, timeout=10.0)
+        try:
+            check_identity(conn, identity, db_path=db_path,
+                           fresh_hint="start fresh with --fresh (the old database is moved into "
+                                      f"{settings.storage.backup_dir}) or use --db PATH")
+        finally:
+            conn.close()
+    except DatabaseRefused as exc:
+        lock.release()
+        raise PreflightError(str(exc)) from None
+    except BaseException:
+        lock.release()
+        raise
+    logger.bind(actor="supervisor").info("database {}: {}", db_path, describe(identity))
+    return lock
 
 
 def _init_ray(settings: AppSettings, address: str | None, namespace: str) -> Any:
@@ -458,13 +530,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     configure_logging(json_logs=bool(args.json_logs))
     with exit_on_config_error():
-        settings = apply_overrides(load_config(args.config), args)
+        settings = absolute_paths(apply_overrides(load_config(args.config), args))
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
     log = logger.bind(actor="supervisor")
     profile = str(resolve_profile(args.config).resolve())
     port_warning = ephemeral_port_warning(settings.venue.sim.port)
     if settings.mode == "paper" and port_warning:
         log.warning(port_warning)
+    try:
+        db_lock = preflight(settings, fresh=args.fresh)
+    except PreflightError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr, flush=True)
+        return 2
 
     stop_event = threading.Event()
 
@@ -488,22 +565,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             system.start()
         except (StartError, ConfigError) as exc:
             print(str(exc), file=sys.stderr, flush=True)
-            system.stop(kill=True)
+            # a start that failed half-way has not shown that the venue is ours: send it nothing
+            system.stop(cancel_orders=False, kill=True)
             return 1
         log.info("trading ({} mode, {} strategies); status every {:g} s", settings.mode,
                  len(settings.enabled_strategies), args.status_interval)
         system.run(args.duration, stop_event, status_interval_s=args.status_interval)
         print(system.status_table(), flush=True)
         summary = system.stop()
-        print("summary: " + ", ".join(
-            f"{name}: {row['trades']} trades, pnl {_signed(row['realized_pnl'], '+.4f')}, "
-            f"position {_signed(row['position'], '+g')}"
-            for name, row in summary["strategies"].items()) + " | restarts: " + ", ".join(
-            f"{name} {row['restarts']}" for name, row in summary["actors"].items()), flush=True)
+        print("\nsummary\n" + status_view.summary_table(summary), flush=True)
         return 0
     finally:
         if not args.address:
             ray.shutdown()
+        db_lock.release()
 
 
 if __name__ == "__main__":

@@ -75,6 +75,9 @@ class ConfigError(Exception):
             f"config error: {self.field}: {self.problem}" if self.field else f"config error: {self.problem}"
         )
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, str | None]]:
+        return (ConfigError, (self.problem, self.field))  # crosses Ray intact (field included)
+
 
 def api_key_env_name(account_index: int, api_key_index: int) -> str:
     return f"{ENV_PREFIX}API_KEY_{account_index}_{api_key_index}"

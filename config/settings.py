@@ -50,7 +50,8 @@ class SimConfig(_Model):
 
     source: Literal["synthetic", "candles", "recording"] = "synthetic"
     source_path: Path | None = None  # the candles CSV or the websocket recording to replay
-    speed: float = Field(default=1.0, gt=0)  # event time per wall time: 1000 replays a day in ~86 s
+    # event time per wall time: 1000 replays a day in ~86 s; 0 = as fast as possible (as for venue.sim)
+    speed: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     seed: int = 0
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=1, le=65535)
@@ -315,6 +316,19 @@ class AppSettings(_Model):
             if strategy.name == name:
                 return strategy
         raise KeyError(f"no strategy named {name!r}")
+
+    def database_identity(self) -> dict[str, str]:
+        """What a database made by this configuration belongs to (storage/identity.py): the venue
+        (Lighter's URL, or the paper venue's market source) and the markets. Not the simulator's
+        port, speed or strategies: the same market replayed on another port or faster, or with a
+        strategy added, is still the same system."""
+        if self.mode == "live":
+            venue = self.venue.url
+        else:
+            sim = self.venue.sim
+            venue = f"paper {sim.source}" + (f" {sim.source_path}" if sim.source_path is not None else "") \
+                + f" seed {sim.seed}"
+        return {"venue": venue, "markets": ",".join(str(m) for m in sorted(self.markets))}
 
     @property
     def enabled_strategies(self) -> list[StrategyConfig]:

@@ -17,6 +17,7 @@ Tables (v1)
     breakers            latest BreakerState per strategy
     kill_switch         latest Halt/Resume/Flatten per scope
     parameter_history   every ParameterChange
+    database_identity   what the database belongs to: venue and markets (v2, storage/identity.py)
 
 "Latest" tables only accept a row whose ts_event is not older than the stored one, so a late
 duplicate never rolls state back. Timestamps are ns unless the column says _ms.
@@ -220,6 +221,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS parameters_by_strategy ON parameter_history (strategy, ts_event)",
         ),
     ),
+    Migration(
+        2,
+        "what the database belongs to (storage/identity.py)",
+        ("CREATE TABLE IF NOT EXISTS database_identity (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -235,7 +241,12 @@ TABLES = (
     "breakers",
     "kill_switch",
     "parameter_history",
+    "database_identity",
 )
+
+# what a run leaves behind: a database holding any of these was used for trading
+TRADING_TABLES = ("orders", "fills", "trades", "positions", "candles", "strategy_snapshots", "breakers",
+                  "kill_switch")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

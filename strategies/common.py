@@ -640,6 +640,8 @@ class DirectionalStrategy(Strategy):
             "entries_allowed": self._entries_allowed,
             "volatility_bps": self._vol.value,
             "warmup_needed": self.warmup_needed(),
+            "candle_interval_ms": self.candle_interval_ms,
+            "mark": mid,
             "last_ts_ms": self._last_ts,
             "last_skip": self._last_skip,
             "dropped_events": self._dropped_events,

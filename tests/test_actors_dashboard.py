@@ -106,7 +106,7 @@ def test_dashboard_lists_named_actors_and_restart_counts(tmp_path: Path) -> None
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=90) == 0, out.text[-3000:]
         out.join(30)
-        assert out.find(r"^summary: fast: ") and out.find(r"restarts: .*risk 1"), out.text[-3000:]
+        assert out.find(r"^summary$") and out.find(r"^fast ") and out.find(r"^actor restarts: .*risk 1"), out.text[-3000:]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -37,6 +37,10 @@ class VenueError(Exception):
         self.message = message
         self.http_status = http_status
 
+    def __reduce__(self) -> tuple[type[VenueError], tuple[int, str, int]]:
+        # Ray pickles an actor's exception to its caller; the default rebuilds it from str(self) alone
+        return (VenueError, (self.code, self.message, self.http_status))
+
 
 class AccountInfo(msgspec.Struct, frozen=True, kw_only=True):
     account_index: int

@@ -14,21 +14,10 @@ import sys
 
 from loguru import logger
 
+from config.cli import SPEED_HELP, OneLineParser, parse_speed
 from venue.markets import SOL_DEFAULT
 from venue.sim.faults import FaultConfig
 from venue.sim.server import SimServer, check_loopback
-
-
-def _speed(raw: str) -> float:
-    if raw.strip().lower() in ("max", "0"):
-        return 0.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"speed must be a number or 'max', got {raw!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"speed must be >= 0, got {raw!r}")
-    return value
 
 
 def _codes(raw: str) -> list[int]:
@@ -39,9 +28,9 @@ def _codes(raw: str) -> list[int]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m venue.sim", description="Local Lighter-compatible venue simulator")
+    p = OneLineParser(prog="python -m venue.sim", description="Local Lighter-compatible venue simulator")
     p.add_argument("--source", default="synthetic", help="synthetic | candles:PATH | binance:PATH")
-    p.add_argument("--speed", type=_speed, default=1.0, help="event-time speed factor; 0 or 'max' = as fast as possible")
+    p.add_argument("--speed", type=parse_speed, default=1.0, help=SPEED_HELP)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--host", default="127.0.0.1", help="loopback only")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")

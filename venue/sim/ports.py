@@ -83,3 +83,16 @@ def _bindable(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def port_in_use(port: int) -> bool:
+    """True when a process listens on `port` on any address. SO_REUSEADDR as the simulator's own
+    server sets it, so the connections an earlier run left in TIME_WAIT do not count: only a
+    listener, another run's simulator say, refuses the bind."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return True
+    return False
