@@ -3,6 +3,11 @@
     python -m strategies.replay --strategy rsi_bb|renko_ao|breakout [--preset P] --candles PATH
         [--from DATE] [--to DATE] [--out trades.csv] [--fee-bps X] [--sample-ms MS] [--json]
 
+Range: --from (inclusive) and --to (exclusive) are UTC dates or times (2025-05-06, 2025-05-06T12:00)
+inside the file's own minutes; without them the whole file is replayed. A time outside the data,
+--from not before --to, an unparsable time or any other bad flag is one line on stderr (naming the
+flag, and for a time the data's range), exit status 2, before a minute is replayed.
+
 Market path: each minute is walked along the simulator's candle rule
 (`venue.sim.sources.intraminute_path`: open, the extreme against the close first, the other
 extreme, close), sampled every `sample_ms` of event time (default 1000 ms: 60 mids a minute,
@@ -13,7 +18,7 @@ evenly over the samples where the price moves (the middle sample when it does no
 
 Orders: a `MatchingEngine` is used as a library (no Ray, no sockets). On every mid it receives
 an external book around that mid: `spread_bps` wide (default 1 bp), `levels` levels a side
-`spread_bps / 2` apart, each deep enough (`level_size`) that a 0.1 SOL order fills at the
+`spread_bps` apart, each deep enough (`level_size`) that a 0.1 SOL order fills at the
 touch. Every Action becomes an OrderRequest submitted at the mid's event time; its fills and a
 "canceled" (IOC rest) or "rejected" outcome go back to the strategy as an actor would deliver
 them. The strategies only send IOC market orders, so nothing rests in the engine and the
@@ -27,13 +32,13 @@ PnL gross of fees == the engine's) are part of the summary so a bookkeeping erro
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +46,22 @@ import msgspec
 
 from messages.state import TradeRecord
 from strategies.base import Action, Strategy
-from strategies.registry import DEFAULT_PRESET, KINDS, build, params_dict
+from strategies.registry import DEFAULT_PRESET, KINDS, build, make_params, params_dict
+from strategies.replay_args import (
+    ReplayInputError,
+    check_market_options,
+    check_output,
+    data_range,
+    ms_of,
+    parse_bound,
+    parse_overrides,
+    select_minutes,
+)
+from strategies.replay_report import format_summary, summarize, write_csv
 from venue import codes
 from venue.markets import SOL_DEFAULT, MarketSpec
 from venue.sim.engine import MatchingEngine
-from venue.sim.sources import intraminute_path, read_candles
+from venue.sim.sources import Candles, intraminute_path, read_candles
 from venue.sim.types import OrderRequest, OrderStatus, OrderType, TimeInForce
 
 ACCOUNT = 1
@@ -70,6 +86,7 @@ class ReplayResult:
     engine_fees: float = 0.0
     open_position: dict[str, Any] | None = None
     span: tuple[int, int] = (0, 0)
+    malformed: int = 0  # rows of the candles file counted and dropped
     seconds: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -139,6 +156,17 @@ class _Driver:
             self.trades.extend(self.strategy.closed_trades())
 
 
+def load_candles(path: str | Path) -> Candles:
+    """Every valid minute of a candles file; ReplayInputError when it is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReplayInputError(f"--candles {path}: no such file")
+    try:
+        return read_candles(path)
+    except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip among them
+        raise ReplayInputError(f"--candles {path}: cannot read it ({exc})") from None
+
+
 def replay(
     kind: str,
     candles_path: str | Path,
@@ -146,6 +174,22 @@ def replay(
     preset: str = DEFAULT_PRESET,
     start: datetime | None = None,
     end: datetime | None = None,
+    **options: Any,
+) -> ReplayResult:
+    """replay_candles over the minutes start <= open < end of a file (naive datetimes are UTC).
+
+    A start or end outside the file's own range raises ReplayInputError naming that range.
+    """
+    candles = load_candles(candles_path)
+    selected = select_minutes(candles, ms_of(start), ms_of(end), data_range(candles, candles_path))
+    return replay_candles(kind, selected, preset=preset, **options)
+
+
+def replay_candles(
+    kind: str,
+    candles: Candles,
+    *,
+    preset: str = DEFAULT_PRESET,
     fee_bps: float = 0.0,
     sample_ms: int = DEFAULT_SAMPLE_MS,
     spread_bps: float = 1.0,
@@ -154,12 +198,12 @@ def replay(
     overrides: dict[str, Any] | None = None,
     market: MarketSpec = SOL_DEFAULT,
 ) -> ReplayResult:
-    if sample_ms <= 0 or 60_000 % sample_ms or 60_000 // sample_ms < 4:
-        raise ValueError(f"sample_ms must divide a minute into at least 4 samples, got {sample_ms}")
+    check_market_options(sample_ms, fee_bps, spread_bps)
+    if len(candles) == 0:
+        raise ReplayInputError("no candle to replay")
     market = msgspec.structs.replace(market, taker_fee=fee_bps / 1e4, maker_fee=fee_bps / 1e4)
     strategy = build(kind, f"replay-{kind}", market, preset=preset, overrides=overrides, account_index=ACCOUNT)
     driver = _Driver(strategy, market, spread_bps=spread_bps, levels=levels, level_size=level_size)
-    candles = read_candles(candles_path, start, end)
     steps = 60_000 // sample_ms
     scale = market.price_scale
     began = time.perf_counter()
@@ -199,143 +243,11 @@ def replay(
         engine_realized_gross=position.realized_pnl if position is not None else 0.0,
         engine_fees=position.fees_paid if position is not None else 0.0,
         open_position=status["position"],
-        span=(int(candles.open_time_ms[0]), int(candles.open_time_ms[-1]) + 60_000) if len(candles) else (0, 0),
+        span=(int(candles.open_time_ms[0]), int(candles.open_time_ms[-1]) + 60_000),
+        malformed=candles.malformed,
         seconds=time.perf_counter() - began,
         params=params_dict(strategy.params),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Summary
-# ---------------------------------------------------------------------------------------------
-
-
-def summarize(result: ReplayResult) -> dict[str, Any]:
-    trades = result.trades
-    pnls = [t.pnl_quote for t in trades]
-    wins = [p for p in pnls if p > 0]
-    losses = [p for p in pnls if p < 0]
-    equity = peak = drawdown = 0.0
-    for p in pnls:
-        equity += p
-        peak = max(peak, equity)
-        drawdown = max(drawdown, peak - equity)
-    by_reason: dict[str, dict[str, float]] = {}
-    for t in trades:
-        row = by_reason.setdefault(t.exit_reason, {"count": 0, "wins": 0, "pnl_quote": 0.0})
-        row["count"] += 1
-        row["wins"] += t.pnl_quote > 0
-        row["pnl_quote"] += t.pnl_quote
-    avg_win = sum(wins) / len(wins) if wins else 0.0
-    avg_loss = sum(losses) / len(losses) if losses else 0.0
-    gross = sum(t.pnl_quote + t.fees for t in trades)
-    return {
-        "strategy": result.strategy,
-        "preset": result.preset,
-        "from": _iso(result.span[0]),
-        "to": _iso(result.span[1]),
-        "minutes": result.minutes,
-        "mids": result.mids,
-        "trades": len(trades),
-        "longs": sum(t.side == "long" for t in trades),
-        "shorts": sum(t.side == "short" for t in trades),
-        "wins": len(wins),
-        "losses": len(losses),
-        "win_rate": len(wins) / len(trades) if trades else 0.0,
-        "pnl_quote": sum(pnls),
-        "pnl_pct_sum": sum(t.pnl_pct for t in trades),
-        "fees": sum(t.fees for t in trades),
-        "avg_win": avg_win,
-        "avg_loss": avg_loss,
-        "reward_risk": avg_win / -avg_loss if avg_loss < 0 else None,
-        "max_drawdown_quote": drawdown,
-        "avg_hold_s": sum(t.exit_ts - t.entry_ts for t in trades) / len(trades) / 1e9 if trades else 0.0,
-        "avg_mfe_bps": sum(t.mfe_bps for t in trades) / len(trades) if trades else 0.0,
-        "avg_mae_bps": sum(t.mae_bps for t in trades) / len(trades) if trades else 0.0,
-        "by_exit_reason": by_reason,
-        "open_position_at_end": result.open_position,
-        "checks": {
-            "actions": result.actions,
-            "fills_to_strategy": result.fills,
-            "engine_trades": result.engine_trades,
-            "rejections": result.rejections,
-            "unfilled": result.unfilled,
-            "realized_gross_strategy": gross,
-            "realized_gross_engine": result.engine_realized_gross,
-            "fees_engine": result.engine_fees,
-        },
-        "seconds": round(result.seconds, 1),
-    }
-
-
-def format_summary(s: dict[str, Any]) -> str:
-    rr = "n/a" if s["reward_risk"] is None else f"{s['reward_risk']:.2f}"
-    lines = [
-        f"strategy {s['strategy']} (preset {s['preset']}), {s['from']} -> {s['to']}, "
-        f"{s['minutes']} minutes, {s['mids']} mids, {s['seconds']} s",
-        "",
-        "| metric | value |",
-        "|---|---|",
-        f"| trades | {s['trades']} ({s['longs']} long, {s['shorts']} short) |",
-        f"| win rate | {s['win_rate'] * 100:.1f}% ({s['wins']} W / {s['losses']} L) |",
-        f"| PnL net of fees | {s['pnl_quote']:+.4f} quote ({s['pnl_pct_sum']:+.3f}% summed per trade) |",
-        f"| fees | {s['fees']:.4f} |",
-        f"| average win / loss | {s['avg_win']:+.4f} / {s['avg_loss']:+.4f} |",
-        f"| reward/risk | {rr} |",
-        f"| max drawdown | {s['max_drawdown_quote']:.4f} quote |",
-        f"| average hold | {s['avg_hold_s']:.0f} s |",
-        f"| average MFE / MAE | {s['avg_mfe_bps']:.1f} / {s['avg_mae_bps']:.1f} bps |",
-        "",
-        "| exit reason | trades | wins | PnL |",
-        "|---|---|---|---|",
-    ]
-    for reason, row in sorted(s["by_exit_reason"].items(), key=lambda kv: -kv[1]["count"]):
-        lines.append(f"| {reason} | {int(row['count'])} | {int(row['wins'])} | {row['pnl_quote']:+.4f} |")
-    c = s["checks"]
-    lines += [
-        "",
-        f"checks: {c['actions']} actions, {c['fills_to_strategy']} fills to the strategy, "
-        f"{c['engine_trades']} engine trades, {c['rejections']} rejected, {c['unfilled']} unfilled; "
-        f"realized gross {c['realized_gross_strategy']:+.6f} (strategy) vs {c['realized_gross_engine']:+.6f} "
-        f"(engine); open at end: {s['open_position_at_end'] or 'none'}",
-    ]
-    return "\n".join(lines)
-
-
-CSV_COLUMNS = (
-    "strategy",
-    "side",
-    "entry_ts",
-    "exit_ts",
-    "entry_price",
-    "exit_price",
-    "size",
-    "fees",
-    "pnl_quote",
-    "pnl_pct",
-    "exit_reason",
-    "mfe_bps",
-    "mae_bps",
-    "entry_context",
-)
-
-
-def write_csv(trades: list[TradeRecord], path: str | Path) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(CSV_COLUMNS)
-        for t in trades:
-            row = [getattr(t, c) for c in CSV_COLUMNS[:-1]]
-            writer.writerow([*(repr(v) if isinstance(v, float) else v for v in row), json.dumps(t.entry_context)])
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _date(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strategy", required=True, choices=sorted(KINDS))
     ap.add_argument("--preset", default=DEFAULT_PRESET)
     ap.add_argument("--candles", required=True, type=Path, help="1-minute candles CSV (gzip ok)")
-    ap.add_argument("--from", dest="start", type=_date, help="UTC date/time, inclusive (ISO)")
-    ap.add_argument("--to", dest="end", type=_date, help="UTC date/time, exclusive (ISO)")
+    ap.add_argument("--from", dest="start", help="UTC date/time, inclusive (ISO); within the data")
+    ap.add_argument("--to", dest="end", help="UTC date/time, exclusive (ISO); within the data")
     ap.add_argument("--out", type=Path, help="write the closed trades here (CSV)")
     ap.add_argument("--fee-bps", type=float, default=0.0, help="maker and taker fee, bps of notional")
     ap.add_argument("--sample-ms", type=int, default=DEFAULT_SAMPLE_MS, help="event time between mids")
@@ -352,33 +264,44 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=JSON", help="override a parameter")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = ap.parse_args(argv)
-    if not args.candles.is_file():
-        print(f"candles file not found: {args.candles}", file=sys.stderr)
-        return 2
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        overrides[name] = json.loads(value)
     try:
-        result = replay(
-            args.strategy,
-            args.candles,
-            preset=args.preset,
-            start=args.start,
-            end=args.end,
-            fee_bps=args.fee_bps,
-            sample_ms=args.sample_ms,
-            spread_bps=args.spread_bps,
-            overrides=overrides,
-        )
-    except ValueError as exc:
+        result = _run(args)
+    except ValueError as exc:  # ReplayInputError, and a bad preset or parameter from the registry
         print(f"replay: {exc}", file=sys.stderr)
         return 2
     if args.out:
-        write_csv(result.trades, args.out)
+        try:
+            write_csv(result.trades, args.out)
+        except OSError as exc:
+            print(f"replay: cannot write --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     summary = summarize(result)
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0
+
+
+def _run(args: argparse.Namespace) -> ReplayResult:
+    """Every flag is checked before the file is read, and the range before a minute is replayed."""
+    check_market_options(args.sample_ms, args.fee_bps, args.spread_bps)
+    overrides = parse_overrides(args.set)
+    make_params(args.strategy, args.preset)  # a bad --preset says so itself
+    try:
+        make_params(args.strategy, args.preset, overrides)
+    except ValueError as exc:
+        raise ReplayInputError(f"bad --set: {exc}") from None
+    check_output(args.out)
+    candles = load_candles(args.candles)
+    data = data_range(candles, args.candles)
+    start_ms, end_ms = parse_bound("--from", args.start, data), parse_bound("--to", args.end, data)
+    return replay_candles(
+        args.strategy,
+        select_minutes(candles, start_ms, end_ms, data),
+        preset=args.preset,
+        fee_bps=args.fee_bps,
+        sample_ms=args.sample_ms,
+        spread_bps=args.spread_bps,
+        overrides=overrides,
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from strategies.replay import main, replay, summarize, write_csv
+from strategies.replay import main, replay
+from strategies.replay_report import summarize, write_csv
 
 
 def check_consistency(result, tmp_path: Path) -> dict:  # type: ignore[no-untyped-def]
