@@ -72,6 +72,7 @@ INTENT_SETTLE_S = 5.0  # an intent without news for this long is looked up in st
 INTENT_LOST_S = 15.0  # ... and one storage never saw is given up (its caller died before journaling)
 SNAPSHOT_VERSION = 1
 RECENT_FILLS = 200
+VENUE_CANDLES_PER_READ = 500  # Lighter answers at most this many candles a read (so does the paper venue)
 RESOLUTIONS = {60_000: "1m", 300_000: "5m", 900_000: "15m", 1_800_000: "30m", 3_600_000: "1h",
                14_400_000: "4h", 43_200_000: "12h", 86_400_000: "1d"}
 
@@ -287,16 +288,32 @@ class StrategyActor(ActorShell):
         return True
 
     async def _warm_up_from_venue(self) -> None:
+        """Warm up from the venue's candles (Lighter serves its past; so does the paper venue with
+        venue.sim.history_hours). A read answers the newest VENUE_CANDLES_PER_READ in its window,
+        so longer warm-ups read pages further back. At least one whole page is read: for renko_ao
+        warmup_needed() is an estimate (bricks per minute vary), and a longer run only settles the
+        indicators' smoothing further."""
         needed = self.strategy.warmup_needed()
         resolution = RESOLUTIONS.get(self.strategy.candle_interval_ms)
         if needed <= 0 or resolution is None:
             return
+        want = max(needed + 1, VENUE_CANDLES_PER_READ)  # + the newest, still open
+        rows: dict[int, Any] = {}
+        end_ms = 4_102_444_800_000  # 2100: everything up to now
         try:
-            rows = await self.rest.candles(self.market_id, resolution, 0, 4_102_444_800_000, min(500, needed + 2))
+            while len(rows) < want:
+                page = await self.rest.candles(self.market_id, resolution, 0, end_ms,
+                                               min(VENUE_CANDLES_PER_READ, want - len(rows)))
+                older = [c for c in page if c.ts_ms not in rows]
+                if not older:
+                    break
+                rows.update((c.ts_ms, c) for c in older)
+                end_ms = min(c.ts_ms for c in older) - 1
         except Exception as exc:
             self.note_error(f"candles endpoint failed: {type(exc).__name__}: {exc}")
-            return
-        closed = sorted(rows, key=lambda c: c.ts_ms)[:-1]  # the newest one is still open
+            if not rows:
+                return
+        closed = sorted(rows.values(), key=lambda c: c.ts_ms)[:-1]  # the newest one is still open
         candles = [Candle(market_id=self.market_id, interval_s=self.interval_s, open_time_ms=c.ts_ms, open=c.open,
                           high=c.high, low=c.low, close=c.close, volume=c.base_volume, ts_event=0, ts_init=0, seq=0)
                    for c in closed]

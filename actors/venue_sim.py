@@ -82,6 +82,7 @@ class VenueSimActor(ActorShell):
             source,
             speed=cfg.speed,
             seed=cfg.seed,
+            history_hours=cfg.history_hours,
             host=cfg.host,
             port=cfg.port,
             collateral=cfg.collateral,
@@ -90,7 +91,8 @@ class VenueSimActor(ActorShell):
             record_events=bool(self.options.get("record_events", False)),
         )
         await self.sim.start()
-        self.log.info("paper venue at {} (source {}, speed {:g})", self.sim.url, spec, cfg.speed)
+        self.log.info("paper venue at {} (source {}, speed {:g}, {:g} h of past candles)", self.sim.url, spec,
+                      cfg.speed, cfg.history_hours)
 
     def _sim(self) -> RecordingSimServer:
         if self.sim is None:

@@ -58,6 +58,10 @@ class SimConfig(_Model):
     collateral: float = Field(default=1000.0, gt=0)  # starting USDC of every simulated account
     maker_fee: float = Field(default=0.0, ge=0, lt=0.01)
     taker_fee: float = Field(default=0.0, ge=0, lt=0.01)
+    # hours of market past the candles endpoint serves from the start, as Lighter serves past
+    # candles, so strategies warm up at once: 14 covers breakout's 50 15-minute candles with a
+    # margin; 0 = none. A candles file must hold more than this; a recording has no past.
+    history_hours: float = Field(default=14.0, ge=0, le=744, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _source_needs_path(self) -> SimConfig:

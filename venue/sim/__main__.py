@@ -20,6 +20,16 @@ from venue.sim.faults import FaultConfig
 from venue.sim.server import SimServer, check_loopback
 
 
+def _hours(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"history hours must be a number, got {raw!r}") from None
+    if not 0 <= value <= 744:
+        raise argparse.ArgumentTypeError(f"history hours must be in 0..744 (a month), got {raw!r}")
+    return value
+
+
 def _codes(raw: str) -> list[int]:
     try:
         return [int(part) for part in raw.split(",") if part.strip()]
@@ -32,6 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--source", default="synthetic", help="synthetic | candles:PATH | binance:PATH")
     p.add_argument("--speed", type=parse_speed, default=1.0, help=SPEED_HELP)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--history-hours", type=_hours, default=0.0,
+                   help="hours of past candles served from the start (synthetic: generated before it; "
+                        "candles: the file's first hours); 0 = none")
     p.add_argument("--host", default="127.0.0.1", help="loopback only")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--collateral", type=float, default=10_000.0, help="USDC of each account on first use")
@@ -69,6 +82,7 @@ def build_server(args: argparse.Namespace) -> SimServer:
         args.source,
         speed=args.speed,
         seed=args.seed,
+        history_hours=args.history_hours,
         host=args.host,
         port=args.port,
         markets=[SOL_DEFAULT],  # the source drives SOL, market 2

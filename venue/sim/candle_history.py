@@ -4,12 +4,20 @@ A candle with trades in it takes its open/high/low/close from the trades (as the
 do); a candle without any takes them from the mid of the books seen in it, with zero volume, so a
 quiet market still has a price history. Each resolution keeps a bounded history (the newest
 `max_candles`), so memory stays flat over a months-long replay.
+
+`load_past` puts a market's past (past_candles.Bars, from before the simulator's start) in place
+before the first live event: the live events then continue its last candles, as they would have
+had the simulator run through that past.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from venue.sim.past_candles import Bars
 
 RESOLUTION_MS: dict[str, int] = {
     "1m": 60_000,
@@ -97,6 +105,27 @@ class CandleHistory:
     @property
     def resolutions(self) -> list[str]:
         return [r for r, _ in self._resolutions]
+
+    def load_past(self, bars: Bars, trade_id_base: int) -> None:
+        """The past's candles at every resolution (the newest max_candles of each), before any
+        live event; relative trade ids become trade_id_base + id."""
+        if any(self._history.values()):
+            raise RuntimeError("the past is loaded before the first live event")
+        for resolution, width in self._resolutions:
+            rolled = bars.rollup(width)
+            history = self._history[resolution]
+            first = max(0, len(rolled) - (history.maxlen or len(rolled)))
+            for i in range(first, len(rolled)):
+                candle = Candle(int(rolled.start_ms[i]))
+                mid, trade = rolled.mid[i].tolist(), rolled.trade[i].tolist()
+                candle.mid_ohlc = None if math.isnan(mid[0]) else mid
+                candle.trade_ohlc = None if math.isnan(trade[0]) else trade
+                candle.volume = float(rolled.volume[i])
+                candle.quote_volume = float(rolled.quote_volume[i])
+                candle.trades = int(rolled.trades[i])
+                last = int(rolled.last_trade[i])
+                candle.last_trade_id = trade_id_base + last if last >= 0 else 0
+                history.append(candle)
 
     def _current(self, resolution: str, width_ms: int, ts_ms: int) -> Candle | None:
         history = self._history[resolution]

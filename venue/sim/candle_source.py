@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from venue.sim.past_candles import Bars
 from venue.sim.synthetic import NS_PER_MS, Grid, build_ladders
 from venue.sim.types import SourceEvent, SourceTrade
 
@@ -205,12 +206,47 @@ class CandleSource:
         self.seed = seed
         self.candles = read_candles(self.path, start, end)
         self.malformed = self.candles.malformed
+        self._first_live = 0  # the first minute events() plays (after take_history: the past's end)
+
+    def take_history(self, duration_ms: int) -> Bars:
+        """The file's first duration_ms as the market's past; events() then plays from the next
+        minute on. The past is the file's own candles (the truth the intra-minute walk only
+        approximates): prices and volume on the market's grids, the quote volume at the mean of
+        open, high, low and close (the file has no VWAP), each minute with volume counted as one
+        trade (the file has no trades). A file without a minute left to play after the past is
+        refused: a venue with nothing live would answer every order on a frozen book."""
+        c = self.candles
+        first_ms = int(c.open_time_ms[0]) if len(c) else 0
+        past = int(np.searchsorted(c.open_time_ms, first_ms + max(0, int(duration_ms)), side="left"))
+        if len(c) and past >= len(c):
+            raise ValueError(
+                f"{self.path}: {duration_ms / 3_600_000:g} h of history leave nothing to play "
+                f"(the file holds {len(c)} minutes, {len(c) / 60:.1f} h); lower history_hours"
+            )
+        self._first_live = past
+        grid, lots = self.price_grid, self.size_grid
+        ohlc = np.stack([c.open[:past], c.high[:past], c.low[:past], c.close[:past]], axis=1)
+        ohlc = grid.values(grid.count(ohlc))
+        volume = lots.values(lots.count(c.volume[:past]))
+        traded = volume > 0
+        nan = np.full_like(ohlc, np.nan)
+        trades = traded.astype(np.int64)
+        return Bars(
+            start_ms=c.open_time_ms[:past].copy(),
+            mid=np.where(traded[:, None], nan, ohlc),
+            trade=np.where(traded[:, None], ohlc, nan),
+            volume=volume,
+            quote_volume=volume * ohlc.mean(axis=1),
+            trades=trades,
+            last_trade=np.where(traded, np.cumsum(trades) - 1, -1),
+        )
 
     def events(self) -> Iterator[SourceEvent]:
-        """All minutes in order; each call replays from the start with the same seed."""
+        """All minutes in order (after take_history: those after the past); each call replays
+        from the same minute with the same seed."""
         rng = np.random.Generator(np.random.PCG64(self.seed))
         c = self.candles
-        for m in range(len(c)):
+        for m in range(self._first_live, len(c)):
             yield from self._minute(
                 rng, int(c.open_time_ms[m]), c.open[m], c.high[m], c.low[m], c.close[m], c.volume[m]
             )

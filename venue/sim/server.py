@@ -11,6 +11,16 @@ merged book as a delta, trades, and account updates of the accounts it touched. 
 REST handler is the current event time, so a replay at 1000x behaves as at 1x. When a file source
 ends the server keeps serving with the book frozen.
 
+History: with `history_hours` > 0 the candles endpoints serve the market's past from before the
+start, as Lighter serves past candles, so that a strategy warms up at once. A source that can
+(`take_history`: synthetic, candles) hands over its past as candles, which go straight into the
+candle history on the start-up thread, not through the engine or the publisher; its live events
+then begin where the past ends. The synthetic source generates its past by the same process
+from the same seed, ending at its start time; the candle replay's past is the file's first
+`history_hours` (live playback starts right after it; a file no longer than that is refused).
+A Binance recording has no past (it lasts minutes, and its book is rebuilt from its snapshot on):
+its candles start with it.
+
 Expiry times: the SDK signs OrderExpiry (and a scheduled cancel-all's Time) in wall-clock ms. The
 simulator keeps the intended duration: expiry_event_ms = now_event_ms + (OrderExpiry - wall_ms at
 receipt). A value nearer the current event time than the wall clock is taken as already being in
@@ -129,9 +139,13 @@ class SimServer:
         max_client_queue: int = 50_000,
         stall_timeout_s: float = 10.0,
         trade_id_start: int | None = None,
+        history_hours: float = 0.0,
     ) -> None:
         if not (isinstance(speed, (int, float)) and math.isfinite(speed) and speed >= 0):
             raise ValueError(f"speed must be a finite number >= 0 (0 = as fast as possible), got {speed!r}")
+        if not (isinstance(history_hours, (int, float)) and math.isfinite(history_hours) and history_hours >= 0):
+            raise ValueError(f"history_hours must be a finite number >= 0 (0 = no past), got {history_hours!r}")
+        self.history_ms = round(history_hours * 3_600_000)
         self.host = check_loopback(host)
         self.requested_port = port
         self.port: int | None = None
@@ -275,10 +289,27 @@ class SimServer:
             from venue.sim.sources import make_source  # the file readers load numpy; only when used
 
             spec = make_source(spec, seed=self.seed, tick=market.tick, lot=market.lot)
+        if self.history_ms > 0:
+            self._load_history(market_id, spec)
         events = getattr(spec, "events", None)
         if callable(events):
             return iter(events())
         return iter(spec)
+
+    def _load_history(self, market_id: int, source: Any) -> None:
+        """The source's past into the market's candle history, its trades numbered before the live ones."""
+        take = getattr(source, "take_history", None)
+        if take is None:
+            logger.info("market {}: the {} source has no past; its candles start with it", market_id,
+                        type(source).__name__)
+            return
+        bars = take(self.history_ms)
+        base = next(self._external_trade_ids)
+        self.candles[market_id].load_past(bars, base)
+        self._external_trade_ids = itertools.count(base + bars.trade_count)
+        if len(bars):
+            logger.info("market {}: {} minutes of past candles, {} to {} (event ms)", market_id, len(bars),
+                        int(bars.start_ms[0]), int(bars.start_ms[-1]) + 60_000)
 
     def _merged_events(self) -> Iterator[tuple[int, SourceEvent]]:
         def tagged(market_id: int, events: Iterator[SourceEvent]) -> Iterator[tuple[int, SourceEvent]]:

@@ -8,6 +8,10 @@ asyncio or the wall clock: pacing a replay by a speed factor is the server's job
   synthetic      SyntheticSource: an infinite SOL-like market, deterministic per seed (default)
   candles:PATH   CandleSource: 1-minute candles (gzip CSV) walked along an intra-minute path
   binance:PATH   BinanceRecordingSource: a raw Binance futures websocket recording
+
+Synthetic and candles also have `take_history(duration_ms) -> past_candles.Bars`: the market's
+past as 1-minute bars, after which events() starts where the past ends (the server serves it
+from its candles endpoints; see server.py). The recording has none.
 """
 
 from __future__ import annotations
