@@ -157,6 +157,22 @@ async def test_a_strategy_actor_is_ready_to_trade_right_after_start_on_the_paper
     assert actor.strategy.warmup_needed() == 0
 
 
+async def test_a_warm_up_longer_than_one_read_pages_back(tmp_path: Path) -> None:
+    kind, longer = "renko_ao", {"warmup_candles": 700}  # Lighter answers 500 candles a read at most
+    data = settings_data(tmp_path, strategies=[strategy_entry("long", 2001, kind=kind, params=longer)])
+    actor = StrategyActor(ActorContext(name="strategy:long", settings=data))
+    actor.strategy = build(kind, "long", SOL_DEFAULT, overrides=longer, account_index=2001)
+    actor.interval_s = 60
+    async with SimServer("synthetic", speed=1, seed=7, history_hours=14) as sim:
+        actor.rest = LighterRest(sim.url)
+        try:
+            await actor._warm_up_from_venue()
+        finally:
+            await actor.rest.close()
+    assert actor.errors == 0, actor.last_error
+    assert actor.strategy.snapshot()["candles_seen"] == 700
+
+
 @pytest.mark.parametrize("raw", ["-1", "nan", "inf", "745", "two"])
 def test_a_bad_history_length_is_refused_by_the_cli_and_the_settings(raw: str, tmp_path: Path) -> None:
     from pydantic import ValidationError
