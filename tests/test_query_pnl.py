@@ -611,3 +611,17 @@ def test_subprocess_run_leaves_the_database_unchanged(db: Path, tmp_path: Path) 
     )
     assert bad_since.returncode == 2 and len(bad_since.stderr.strip().splitlines()) == 1
     assert sha256(db) == files_before[db.name]
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(db: Path) -> None:
+    # `query_pnl ... | head -1`: the pipe's reader is gone before the report is written
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--db", str(db), "--since", "30d"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 1
+    assert proc.stderr.read() == ""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from strategies.replay_args import (
 )
 from venue.sim.sources import Candles
 
+REPO = Path(__file__).resolve().parent.parent
 MIN = 60_000
 T0 = int(datetime(2025, 5, 6, 12, 0, tzinfo=UTC).timestamp() * 1000)
 HEADER = "open_time_ms,open,high,low,close,volume"
@@ -319,3 +322,19 @@ def test_bad_files_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Captur
         f"bad --out {out_file}: no directory {tmp_path / 'no_dir'}",
     )
     assert not out_file.parent.exists()
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
+    # `python -m strategies.replay ... | head -1`: the pipe's reader is gone before the summary is written
+    path = write_candles(tmp_path / "c.csv", list(range(10)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "strategies.replay", "--strategy", "rsi_bb", "--candles", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 1
+    assert proc.stderr.read() == ""
