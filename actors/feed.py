@@ -21,6 +21,12 @@ conflated events included. Seqs start at the wall clock in us, so they keep incr
 restarts of the feed. Book tops come from the client's L2 book (best bid/ask and sizes); trades
 from `trade/{m}` updates (the recent trades sent on subscribing are skipped: they repeat); stale
 and fresh transitions become FeedStatus events.
+
+Event time (DESIGN invariant 6): only book tops and trades carry the venue's time. A FeedStatus
+is stamped with the newest of those seen so far, 0 before any (a market's first "fresh" comes
+before its first data): never the wall clock, which would be later than every event of a replay
+and could move a receiver's clock past all of them. A batch's ts_event is the newest market
+event time it covers (statuses aside), or the newest seen before it when it holds none.
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ from venue.wire import BookUpdated, Connected, Disconnected, Fresh, Stale, Trade
 
 MAX_PENDING = 200_000  # per subscriber; beyond it the oldest events are dropped (and counted)
 RISK_INTERVAL_MS = 25.0  # risk needs mids for its price checks and the feed's liveness, not every tick
+
+
+def market_time_ns(events: list[MarketEventType]) -> int:
+    """The newest venue time among the events; 0 when none carries one (statuses only)."""
+    return max((e.ts_event for e in events if not isinstance(e, FeedStatus)), default=0)
 
 
 class _Subscriber:
@@ -117,9 +128,8 @@ class FeedActor(ActorShell):
                 ))
         elif isinstance(event, (Stale, Fresh)):
             stale = isinstance(event, Stale)
-            ts = self.last_ts_event or now
             out.append(FeedStatus(
-                market_id=event.market_id, ts_event=ts, ts_init=now, seq=self.market_seq[event.market_id].next(),
+                market_id=event.market_id, ts_event=self.last_ts_event, ts_init=now, seq=self.market_seq[event.market_id].next(),
                 stale=stale, silent_for_s=event.silent_for_s if isinstance(event, Stale) else 0.0,
                 reason="no market data" if stale else "",
             ))
@@ -134,7 +144,7 @@ class FeedActor(ActorShell):
         if not out:
             return
         self.events_in += len(out)
-        self.last_ts_event = max(self.last_ts_event, max(e.ts_event for e in out))
+        self.last_ts_event = max(self.last_ts_event, market_time_ns(out))
         for sub in self.subscribers.values():
             if not sub.pending:
                 sub.oldest_pending_ns = now
@@ -201,7 +211,7 @@ class FeedActor(ActorShell):
             market_seqs[event.market_id] = event.seq
         now = wall_ns()
         batch = MarketBatch(
-            ts_event=max((e.ts_event for e in events), default=self.last_ts_event),
+            ts_event=market_time_ns(events) or self.last_ts_event,
             seq=sub.seq.next(), ts_init=now, events=events, market_seqs=market_seqs,
         )
         sub.last_send = now_s

@@ -24,6 +24,14 @@ fill dedupe set first, so a fill event still on its way from the router cannot b
 An approval during the venue round trip voids that attempt (retried shortly). A mismatch is
 logged (warning) and corrected to the venue, never silently ignored.
 
+Event time (DESIGN invariant 6): every rule here runs on `risk.event_clock.EventClock`, which
+only the ts_event of book tops and trades moves. A FeedStatus (stamped before any data may have
+come) and a kill-switch command (its issuer's wall clock) never do. The order-rate windows, the
+breakers' UTC day and the ts_event of latest-state rows all read it; wall time serves only the
+feed's liveness, the reconciliation period, the forgetting of orders in flight, latency figures
+and the pacing of log lines. Refusals that repeat are logged once per 10 s
+(`risk.refusal_digest`).
+
 Restart: breakers and the kill switch come back from storage (a restart clears neither), positions
 from storage and then the venue (the first reconciliation after a start adopts the venue's figures
 without calling it a mismatch: storage may trail the venue by the fills of a crash). A trip is
@@ -57,7 +65,7 @@ from actors.common import (
 )
 from messages.codec import ANY, COMMANDS, CONTROL, INTENTS, MARKET, ORDER_EVENTS, STATE, journal_record
 from messages.control import Flatten, Halt, Resume
-from messages.market import BookTop, FeedStatus, MarketBatch
+from messages.market import BookTop, FeedStatus, MarketBatch, Trade
 from messages.orders import (
     CancelAllIntent,
     CancelIntent,
@@ -72,7 +80,9 @@ from messages.orders import (
 from messages.state import BreakerState, PositionSnapshot, TradeRecord
 from risk.breakers import MS_PER_DAY, BreakerLimits, CircuitBreaker
 from risk.checks import FLATTENING, RUNNING, Decision, RiskEngine, RiskLimits, StrategyLimits
+from risk.event_clock import EventClock
 from risk.positions import PositionBook
+from risk.refusal_digest import RefusalDigest, RefusalLine
 
 RISK_CODES: dict[str, int] = {
     "unknown_strategy": 30001,
@@ -170,7 +180,8 @@ class RiskActor(ActorShell):
         self.reconciles = 0
         self.last_batch_mono: float | None = None
         self.last_batch_lag_ms = 0.0
-        self.event_time_ns = 0
+        self.clock = EventClock()
+        self.refusal_log = RefusalDigest()
         self.events_in = 0
         self._events_reported = 0
         self.flatten_seq = int(time.time() * 1000) & 0xFFFFFFFF
@@ -326,15 +337,23 @@ class RiskActor(ActorShell):
         engine = self._engine()
         self.last_batch_mono = time.monotonic()
         self.last_batch_lag_ms = (wall_ns() - batch.ts_init) / 1e6
+        moved = False
         for event in batch.events:
             if isinstance(event, BookTop):
                 engine.on_book_top(event.market_id, event.bid, event.ask)
-            elif isinstance(event, FeedStatus):
+                moved |= self.clock.on_market_data(event.ts_event)
+            elif isinstance(event, Trade):
+                moved |= self.clock.on_market_data(event.ts_event)
+            elif isinstance(event, FeedStatus):  # health only: its ts_event is no market time
                 engine.on_feed_status(event.market_id, event.stale)
         self.events_in += len(batch.events)
-        if batch.ts_event > self.event_time_ns:
-            self.event_time_ns = batch.ts_event
-            engine.on_time(batch.ts_event // NS_PER_MS)
+        if moved:
+            self._daily_loss_cleared(engine.on_time(self.clock.now_ms))
+
+    @property
+    def event_time_ns(self) -> int:
+        """The newest market event time seen (0 before any market data)."""
+        return self.clock.now_ns
 
     def feed_alive(self) -> bool:
         return self.last_batch_mono is not None and time.monotonic() - self.last_batch_mono <= self.feed_silence_s
@@ -350,10 +369,10 @@ class RiskActor(ActorShell):
         if isinstance(intent, OrderIntent):
             if not self.seen_intents.add((intent.account_index, intent.client_order_index)):
                 return "duplicate"
-            now_s = max(self.event_time_ns, intent.ts_event) / 1e9  # event time: replays behave as live
-            decision = self._fail_closed(intent) or engine.check(intent, now_s)
+            at_ns = self.clock.for_intent(intent.ts_event)  # event time: replays behave as live
+            decision = self._fail_closed(intent) or engine.check(intent, at_ns / 1e9)
             if not decision.approved:
-                self._refuse(intent, decision)
+                self._refuse(intent, decision, at_ns)
                 return decision.code
             self.inflight[intent.account_index][intent.client_order_index] = time.monotonic()
             self.approvals[intent.account_index] += 1
@@ -361,13 +380,15 @@ class RiskActor(ActorShell):
             self.metrics.orders.inc(1, tags=self.metrics.tags(intent.strategy))
             self._command(intent, origin_ns)
             return "approved"
-        now_s = max(self.event_time_ns, intent.ts_event) / 1e9
-        decision = engine.check_cancel(intent.strategy, intent.account_index, now_s)
+        at_ns = self.clock.for_intent(intent.ts_event)
+        decision = engine.check_cancel(intent.strategy, intent.account_index, at_ns / 1e9)
         if not decision.approved:
-            self.counts["refused"] += 1
-            self.log.warning("cancel refused for {}: {}", intent.strategy, decision.reason)
             if isinstance(intent, CancelIntent):
-                self._refuse(intent, decision)
+                self._refuse(intent, decision, at_ns)
+            else:
+                self.counts["refused"] += 1
+                self._log_refusals(self.refusal_log.note(intent.account_index, f"cancel-all {decision.code}",
+                                                         decision.reason, time.monotonic()))
             return decision.code
         self._command(intent, origin_ns)
         return "approved"
@@ -386,6 +407,8 @@ class RiskActor(ActorShell):
         return None
 
     def _command(self, intent: OrderIntent | CancelIntent | CancelAllIntent, origin_ns: int) -> None:
+        # a record stamp, no clock: storage keeps it as the order's sent_at, nothing measures
+        # event time by it; the wall clock says when risk approved it
         command = OrderCommand(intent=intent, ts_event=wall_ns(), seq=self.cmd_seq.next())
         if self.peers.get("router") is None:
             self.note_error("no router: command dropped")
@@ -405,19 +428,27 @@ class RiskActor(ActorShell):
         if result in ("duplicate", "failed"):
             self.inflight[intent.account_index].pop(intent.client_order_index, None)
 
-    def _refuse(self, intent: OrderIntent | CancelIntent, decision: Decision) -> None:
+    def _refuse(self, intent: OrderIntent | CancelIntent, decision: Decision, at_ns: int) -> None:
+        """at_ns: the event time the intent was judged at, which the refusal carries (so the
+        journal shows the refusal where the rules saw it)."""
         self.counts["refused"] += 1
         self.counts[f"refused.{decision.code}"] += 1
         self.metrics.rejects.inc(1, tags=self.metrics.tags(intent.strategy))
+        self._log_refusals(self.refusal_log.note(intent.account_index, decision.code, decision.reason,
+                                                 time.monotonic()))
         market_id = intent.market_id
         event = OrderRejected(
             strategy=intent.strategy, account_index=intent.account_index, market_id=market_id,
             client_order_index=intent.client_order_index, code=RISK_CODES.get(decision.code, 30000),
-            reason=f"{decision.code}: {decision.reason}", source="risk", ts_event=wall_ns(), seq=self.msg_seq.next(),
+            reason=f"{decision.code}: {decision.reason}", source="risk", ts_event=at_ns, seq=self.msg_seq.next(),
         )
         data = ORDER_EVENTS.encode(event)
         self.sender.send(f"strategy:{intent.strategy}", "on_order_event", data)
         self.journal.put(ANY.encode(journal_record(event, actor=self.name, seq=event.seq, ts_init=wall_ns())))
+
+    def _log_refusals(self, lines: list[RefusalLine]) -> None:
+        for line in lines:
+            self.log.warning(line.describe())
 
     # --- order events --------------------------------------------------------------------------
     async def on_order_event(self, data: bytes) -> None:
@@ -468,12 +499,17 @@ class RiskActor(ActorShell):
         breaker = engine.breakers.get(trade.strategy)
         if breaker is None:
             return None
+        daily_trip = breaker.tripped_reason == CircuitBreaker.DAILY_LOSS
         tripped = engine.on_trade_closed(trade.strategy, trade.pnl_quote, trade.ts_event // NS_PER_MS)
+        if daily_trip and not breaker.tripped:  # the trade's own event time rolled the day
+            self._daily_loss_cleared([trade.strategy], persist=False)
         state = breaker_to_message(engine.breakers[trade.strategy], self._forward(trade.strategy, trade.ts_event),
                                    self.msg_seq.next())
         if tripped:
             await self.sender.call("persistence", "write_durable", STATE.encode(state), timeout_s=30.0)
             self.log.warning("circuit breaker of {} tripped: {}", trade.strategy, engine.breakers[trade.strategy].describe())
+            # a control message, like an operator's: stamped with the wall clock, and no clock
+            # of risk's or the strategy's reads it
             halt = Halt(reason=f"circuit breaker: {tripped}", scope=trade.strategy, issued_by="risk",
                         ts_event=wall_ns(), seq=self.msg_seq.next())
             self.sender.send(f"strategy:{trade.strategy}", "on_control", CONTROL.encode(halt))
@@ -481,12 +517,27 @@ class RiskActor(ActorShell):
             self.journal.put(STATE.encode(state))
         return tripped
 
+    def _daily_loss_cleared(self, names: list[str], persist: bool = True) -> None:
+        """A new UTC day of event time cleared these strategies' daily-loss trips: stored, and the
+        strategy told (its trip halted it) unless it is halted for another reason as well."""
+        engine = self._engine()
+        for name in names:
+            self.log.info("circuit breaker of {}: the daily loss reset with the UTC day of event time", name)
+            if persist:
+                state = breaker_to_message(engine.breakers[name], self._forward(name, self.event_time_ns),
+                                           self.msg_seq.next())
+                self.journal.put(STATE.encode(state))
+            if engine.mode[name] == RUNNING:
+                resume = Resume(reason="daily loss reset: a new UTC day", scope=name, issued_by="risk",
+                                ts_event=wall_ns(), seq=self.msg_seq.next())  # control: wall clock, as Halt
+                self.sender.send(f"strategy:{name}", "on_control", CONTROL.encode(resume))
+
     # --- the kill switch -----------------------------------------------------------------------
     async def control(self, data: bytes) -> list[str]:
         """Halt, Resume or Flatten (CONTROL-encoded); persisted durably before it takes effect
         for the strategies. Returns the strategies it applied to."""
         await self.ready()
-        command = CONTROL.decode(data)
+        command = CONTROL.decode(data)  # its ts_event is the issuer's wall clock: never risk's clock
         engine = self._engine()
         if not isinstance(command, (Halt, Resume, Flatten)):
             raise ValueError(f"not a kill-switch command: {type(command).__name__}")
@@ -513,8 +564,11 @@ class RiskActor(ActorShell):
         engine = self._engine()
         closes = engine.flatten(name, reason)
         own = self.strategies[name]
+        # risk's own intents happen at its event time; before any market data there is none, and
+        # the wall clock stands in: these go straight to the router, no rule or clock reads them
+        at_ns = self.event_time_ns or wall_ns()
         self._command(CancelAllIntent(strategy=name, account_index=own.account_index, market_id=own.market_id,
-                                      reason=f"flatten: {reason}", ts_event=wall_ns(), seq=self.msg_seq.next()), 0)
+                                      reason=f"flatten: {reason}", ts_event=at_ns, seq=self.msg_seq.next()), 0)
         for close in closes:
             self.flatten_seq = (self.flatten_seq + 1) & 0xFFFFFFFF
             intent = OrderIntent(
@@ -522,7 +576,7 @@ class RiskActor(ActorShell):
                 client_order_index=client_order_index_for(f"{name}/flatten", self.flatten_seq),
                 side=close["side"], size=close["size"], kind="market", tif="ioc", reason="flatten",
                 worst_price=close["worst_price"], reduce_only=True, is_exit=True,
-                ts_event=wall_ns(), seq=self.msg_seq.next(),
+                ts_event=at_ns, seq=self.msg_seq.next(),
             )
             self.inflight[intent.account_index][intent.client_order_index] = time.monotonic()
             self.approvals[intent.account_index] += 1
@@ -561,6 +615,7 @@ class RiskActor(ActorShell):
             "strategies": strategies,
             "net_notional": engine.positions.net_notional(marks),
             "feed_alive": self.feed_alive(),
+            "event_time_ns": self.event_time_ns,
             "reconciled": sorted(self.reconciled_at),
             "mismatches": self.mismatches,
             "start_adjustments": self.start_adjustments,
@@ -573,6 +628,7 @@ class RiskActor(ActorShell):
         if self.events_in > self._events_reported:  # Ray's Counter.inc refuses 0
             self.metrics.events.inc(self.events_in - self._events_reported)
             self._events_reported = self.events_in
+        self._log_refusals(self.refusal_log.due(time.monotonic()))  # counts of refusals that stopped
 
     def lag_ms(self) -> float:
         return self.last_batch_lag_ms

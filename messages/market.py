@@ -69,7 +69,10 @@ class Candle(MarketEvent, frozen=True, kw_only=True, tag="candle"):
 
 
 class FeedStatus(MarketEvent, frozen=True, kw_only=True, tag="feed_status"):
-    """The feed's health for one market: stale once silent for `feed.stale_after_s`."""
+    """The feed's health for one market: stale once silent for `feed.stale_after_s`.
+
+    ts_event is the newest market event time the feed had seen (0 before any): a status is no
+    market event, so no receiver moves an event-time clock by it."""
 
     stale: bool
     silent_for_s: float
@@ -82,8 +85,8 @@ MarketEventType = BookTop | BookDepth | Trade | Candle | FeedStatus
 class MarketBatch(Message, frozen=True, kw_only=True, tag="market_batch"):
     """What the feed sends: events in arrival order.
 
-    seq is the feed's batch counter; ts_event the latest ts_event among the events (event time
-    progresses with the batch even when it holds only status); ts_init when the batch was built.
+    seq is the feed's batch counter; ts_event the latest ts_event among its book tops and trades
+    (the newest seen before, 0 before any, when it holds none); ts_init when the batch was built.
     """
 
     ts_init: int

@@ -37,22 +37,34 @@ class CircuitBreaker:
         self.consecutive_losses = 0
         self.tripped_reason: str | None = None
         self.tripped_since_ms: int | None = None
+        self._time_seen = False  # not state: each start takes its first event time as it comes
 
     @property
     def tripped(self) -> bool:
         return self.tripped_reason is not None
 
-    def on_time(self, ts_ms: int) -> None:
-        """Roll the UTC day: the daily loss resets and so does a daily-loss trip."""
+    def on_time(self, ts_ms: int) -> bool:
+        """Roll the UTC day of event time: the daily loss resets and so does a daily-loss trip
+        (True when this cleared one).
+
+        The day only moves forward: a trade closed just before midnight and reported after the
+        day rolled counts toward the new day rather than starting the old one again (which would
+        wipe the new day's losses). Only the first time seen by this instance (after a start or a
+        restore) may lie before the stored day: a replay of older data against state written
+        later is a timeline of its own, and its days are the ones that count.
+        """
         day = ts_ms // MS_PER_DAY
-        if day == self.day:
-            return
+        first, self._time_seen = not self._time_seen, True
+        if day == self.day or (day < self.day and not first):
+            return False
         self.day = day
         self.daily_pnl = 0.0
         self.day_start_equity = self.equity
         if self.tripped_reason == self.DAILY_LOSS:
             self.tripped_reason = None
             self.tripped_since_ms = None
+            return True
+        return False
 
     def on_trade_closed(self, pnl: float, ts_ms: int) -> str | None:
         """Account one closed trade (PnL net of fees); return the reason if this trade trips it."""

@@ -90,7 +90,12 @@ def is_buy(side: Any) -> bool:
 
 
 class SlidingWindow:
-    """At most `limit` events in any `window_s` seconds."""
+    """At most `limit` events in any `window_s` seconds of event time.
+
+    A time more than a window before the newest one recorded means the clock went back (a replay
+    started again, or a wall-clock stamp got in once): what was recorded belongs to another
+    timeline and would otherwise never leave the window, so it is forgotten.
+    """
 
     def __init__(self, limit: int, window_s: float = 60.0) -> None:
         self.limit = limit
@@ -98,6 +103,8 @@ class SlidingWindow:
         self._times: deque[float] = deque()
 
     def allow(self, now_s: float) -> bool:
+        if self._times and now_s < self._times[-1] - self.window_s:
+            self._times.clear()
         while self._times and now_s - self._times[0] >= self.window_s:
             self._times.popleft()
         if len(self._times) >= self.limit:
@@ -234,9 +241,9 @@ class RiskEngine:
         breaker = self.breakers.get(strategy)
         return breaker.on_trade_closed(pnl, ts_ms) if breaker else None
 
-    def on_time(self, ts_ms: int) -> None:
-        for breaker in self.breakers.values():
-            breaker.on_time(ts_ms)
+    def on_time(self, ts_ms: int) -> list[str]:
+        """Event time moved on; returns the strategies whose daily-loss trip the new day cleared."""
+        return [name for name, breaker in self.breakers.items() if breaker.on_time(ts_ms)]
 
     def reconcile(self, account_index: int, venue_positions: dict[int, tuple[float, float]]) -> list[Mismatch]:
         return self.positions.reconcile(account_index, venue_positions)

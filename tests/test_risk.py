@@ -212,3 +212,67 @@ def test_a_breaker_tripped_before_the_day_rolled_reads_the_same_after_a_restart(
         restored = breaker_from_message(msgspec.structs.replace(stored, daily_loss=daily_loss), limits)
         assert restored.describe() == breaker.describe() == \
             "consecutive_losses (equity 997.00, peak 1000.00, day pnl 0.00, losses in a row 1)"
+
+
+# --- event time (DESIGN invariant 6) -----------------------------------------------------------
+WALL_2026_S = 1_780_000_000.0  # a wall clock of 2026: later than every event of the 2025 data
+EVENT_2025_S = 1_746_316_800.0  # 2025-05-04 00:00 UTC, the start of the shared SOL candles
+
+
+def test_a_wall_clock_stamp_in_the_rate_window_does_not_freeze_it_for_event_time() -> None:
+    # one order judged at the wall clock (as a wall-stamped status once made risk's clock) must
+    # not hold its place in the window for the rest of a 2025 replay
+    risk = engine(order_rate_per_min=3)
+    assert risk.check(Intent(), WALL_2026_S).approved
+    approved = [risk.check(Intent(), EVENT_2025_S + 30.0 * i).approved for i in range(20)]  # 2 a minute
+    assert all(approved), approved
+
+
+def test_the_rate_window_still_counts_when_event_time_steps_back_a_little() -> None:
+    risk = engine(order_rate_per_min=2)
+    assert risk.check(Intent(), EVENT_2025_S + 10.0).approved
+    assert risk.check(Intent(), EVENT_2025_S + 20.0).approved
+    assert risk.check(Intent(), EVENT_2025_S + 15.0).code == "rate_limit"  # out of order, same minute
+    assert risk.check(Intent(), EVENT_2025_S + 70.5).approved
+
+
+def test_a_loss_reported_after_midnight_counts_toward_the_new_day_without_restarting_the_old() -> None:
+    breaker = CircuitBreaker("a", 1000.0, BreakerLimits(daily_loss_pct=2.0, max_consecutive_losses=99,
+                                                         max_drawdown_pct=99.0))
+    day1 = 20_000 * DAY_MS + DAY_MS
+    breaker.on_time(day1 + 5_000)  # market data of the new day arrived first
+    assert breaker.on_trade_closed(-15.0, day1 - 2_000) is None  # closed at 23:59:58 the day before
+    assert breaker.day == day1 // DAY_MS
+    assert breaker.on_trade_closed(-6.0, day1 + 10_000) == "daily_loss"  # 21 in the day >= 2% of 1000
+
+
+def test_the_daily_loss_trip_clears_on_the_event_days_roll_and_says_so() -> None:
+    breaker = CircuitBreaker("a", 1000.0, BreakerLimits(daily_loss_pct=2.0))
+    day0 = 20_000 * DAY_MS
+    assert breaker.on_trade_closed(-25.0, day0 + 1) == "daily_loss"
+    assert breaker.on_time(day0 + DAY_MS - 1) is False  # the same day
+    assert breaker.on_time(day0 + DAY_MS) is True and not breaker.tripped
+    assert breaker.on_time(day0 + 2 * DAY_MS) is False  # nothing left to clear
+
+
+def test_state_from_a_later_timeline_yields_to_the_first_event_time_after_a_restore() -> None:
+    # a breaker stored while trading in 2026, restored for a replay of 2025: the replay's days count
+    breaker = CircuitBreaker("a", 1000.0, BreakerLimits(daily_loss_pct=2.0))
+    breaker.on_trade_closed(-25.0, int(WALL_2026_S * 1000))
+    restored = CircuitBreaker.from_state(json.loads(json.dumps(breaker.to_state())))
+    assert restored.tripped_reason == "daily_loss"
+    event_ms = int(EVENT_2025_S * 1000)
+    assert restored.on_time(event_ms) is True and restored.day == event_ms // DAY_MS
+    restored.on_trade_closed(-5.0, event_ms + 1_000)
+    restored.on_time(event_ms - DAY_MS)  # once running, the day never goes back
+    assert restored.day == event_ms // DAY_MS and restored.daily_pnl == -5.0
+
+
+def test_risk_engine_reports_whose_daily_trip_a_new_day_cleared() -> None:
+    risk = engine()
+    day0 = 20_000 * DAY_MS
+    risk.on_time(day0)
+    assert risk.on_trade_closed("a", -250.0, day0 + 1) == "daily_loss"
+    assert risk.on_time(day0 + 1_000) == []
+    assert risk.on_time(day0 + DAY_MS) == ["a"]
+    assert risk.check(Intent(), 0.0).approved
