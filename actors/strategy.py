@@ -62,6 +62,7 @@ from messages.orders import (
     OrderRejected,
 )
 from messages.state import ParameterChange, StrategySnapshot, TradeRecord
+from risk.refusal_digest import RefusalDigest
 from storage.loaders import StoredOrder
 from strategies.position_check import SIZE_EPS, PositionCheck
 from venue.client_ids import SEQ_MASK
@@ -110,6 +111,7 @@ class StrategyActor(ActorShell):
         self.last_event_ns = 0
         self.last_lag_ms = 0.0
         self.max_lag_ms = 0.0
+        self.rejections = RefusalDigest()  # a refusal that lasts is asked again and again: one line per 10 s
         self.decision_lag_ms: deque[float] = deque(maxlen=10_000)  # origin -> intent sent (benchmarks)
         self.events = 0
         self.market_events = 0
@@ -464,7 +466,9 @@ class StrategyActor(ActorShell):
                 "expired" if isinstance(event, OrderExpired) else "canceled"
             code = event.code if isinstance(event, OrderRejected) else 0
             if isinstance(event, OrderRejected):
-                self.log.info("order {} {} by {}: {}", event.client_order_index, reason, event.source, event.reason)
+                for line in self.rejections.note(self.account, f"{event.source} code {event.code}", event.reason,
+                                                 time.monotonic()):
+                    self.log.info("order {} {}", event.client_order_index, line.describe())
             self.strategy.on_order_done(reason, code)  # type: ignore[arg-type]
             if self.strategy.snapshot_due():
                 await self._write_snapshot()
@@ -586,6 +590,8 @@ class StrategyActor(ActorShell):
         if self.market_events > self._events_reported:  # Ray's Counter.inc refuses 0
             self.metrics.events.inc(self.market_events - self._events_reported)
             self._events_reported = self.market_events
+        for line in self.rejections.due(time.monotonic()):  # the count of rejections that stopped
+            self.log.info(line.describe())
 
     def lag_ms(self) -> float:
         return self.last_lag_ms
