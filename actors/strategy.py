@@ -468,7 +468,10 @@ class StrategyActor(ActorShell):
             if isinstance(event, OrderRejected):
                 for line in self.rejections.note(self.account, f"{event.source} code {event.code}", event.reason,
                                                  time.monotonic()):
-                    self.log.info("order {} {}", event.client_order_index, line.describe())
+                    if line.first:
+                        self.log.info("order {} rejected: {}", event.client_order_index, line.describe())
+                    else:
+                        self.log.info(line.describe())
             self.strategy.on_order_done(reason, code)  # type: ignore[arg-type]
             if self.strategy.snapshot_due():
                 await self._write_snapshot()
