@@ -34,6 +34,12 @@ verify signatures). Keys never travel through Ray and never appear in logs.
 Latency: `origin_ns` is when the feed received the market event behind the order; the router
 records origin -> the moment the signed order is sent (histogram lt_tick_to_order_ms, and
 `latencies()` for benchmarks).
+
+Event time (DESIGN invariant 6): a fill carries the venue's trade time, and a cancel or expiry
+the venue's update time, which strategies and risk read as event time. The events this router
+makes up itself (accepted, rejected, canceled after a restart or an unknown fate) carry the wall
+clock: a record stamp (storage's updated_ts), which no clock reads. The live venue's request
+limit is counted on the wall clock because the exchange counts it so.
 """
 
 from __future__ import annotations
