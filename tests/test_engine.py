@@ -207,7 +207,7 @@ def test_post_only_checks_the_merged_book_including_simulator_orders() -> None:
 
 
 def test_resting_bid_fills_only_when_a_print_goes_through_it() -> None:
-    e = engine()
+    e = engine(maker_fills="through")  # the older model (the queue model: tests/test_engine_queue.py)
     standard_book(e)
     order = e.submit(limit(A, "buy", 1.0, 99.95, TimeInForce.POST_ONLY), ts_ms=2).order
     assert order is not None
@@ -291,7 +291,7 @@ def test_new_book_crossing_a_resting_order_fills_it_at_its_price() -> None:
 
 
 def test_two_accounts_match_with_maker_taker_attribution_and_fees() -> None:
-    e = engine()
+    e = engine(maker_fills="through")  # A's ask fills before the external size at its price
     standard_book(e)
     maker = e.submit(limit(A, "sell", 1.0, 100.0, client_order_index=11), ts_ms=2).order
     assert maker is not None and maker.status == OrderStatus.OPEN

@@ -82,7 +82,7 @@ class Ledger:
     """What the test saw come out of the engine, kept independently of the engine's own books."""
 
     initial_collateral: float
-    fill_at_touch: bool = False
+    maker_fills: str = "queue"
     orders: dict[int, SimOrder] = field(default_factory=dict)
     trades: list[SimTrade] = field(default_factory=list)
     limits: dict[int, tuple[bool, int]] = field(default_factory=dict)  # taker order -> (is_ask, price)
@@ -104,10 +104,10 @@ def run(engine: MatchingEngine, script: list[tuple], ledger: Ledger) -> None:
             assert sum(t.size for t in new) <= size
             for trade in new:
                 assert trade.is_maker_ask == taker_is_buyer
-                if ledger.fill_at_touch:
-                    assert trade.price <= price if taker_is_buyer else trade.price >= price
-                else:
+                if ledger.maker_fills == "through":
                     assert trade.price < price if taker_is_buyer else trade.price > price
+                else:  # touch and queue: a print at our price may reach us too
+                    assert trade.price <= price if taker_is_buyer else trade.price >= price
         elif kind == "submit":
             _, account, is_ask, base, price, order_type, tif, reduce_only, expiry = event
             request = OrderRequest(
@@ -228,16 +228,16 @@ def check_invariants(engine: MatchingEngine, ledger: Ledger) -> None:
 @given(
     book=book_events(),
     script=st.lists(events, min_size=25, max_size=100),
-    fill_at_touch=st.booleans(),
+    maker_fills=st.sampled_from(["queue", "through", "touch"]),
     collateral=st.sampled_from([200.0, 10_000.0]),
 )
 def test_random_sequences_keep_the_books_consistent(
-    book: tuple, script: list[tuple], fill_at_touch: bool, collateral: float
+    book: tuple, script: list[tuple], maker_fills: str, collateral: float
 ) -> None:
-    engine = MatchingEngine(
-        {M: SPEC}, default_collateral=collateral, max_leverage=5.0, fill_at_touch=fill_at_touch
-    )
-    run(engine, [book, *script], Ledger(initial_collateral=collateral, fill_at_touch=fill_at_touch))
+    # "touch" through its older spelling, fill_at_touch=True
+    options = {"fill_at_touch": True} if maker_fills == "touch" else {"maker_fills": maker_fills}
+    engine = MatchingEngine({M: SPEC}, default_collateral=collateral, max_leverage=5.0, **options)
+    run(engine, [book, *script], Ledger(initial_collateral=collateral, maker_fills=maker_fills))
 
 
 @settings(max_examples=30, deadline=None)

@@ -2,24 +2,29 @@
 
 Pure and deterministic (no clock, no randomness, no I/O), so the REST/websocket server and a
 backtester drive the same code. The external market arrives as full book snapshots (`on_book`)
-and prints (`on_trade`); simulator accounts `submit` and `cancel` orders. Takers sweep the merged
-book (external levels plus other accounts' resting orders); resting orders fill as makers when an
-external print goes through their price or a new external book crosses them. Everything is in the
-venue's integer units and event time in ms; money is float quote currency.
+and prints (`on_trade`); simulator accounts `submit`, `modify` and `cancel` orders. Takers sweep
+the merged book (external levels plus other accounts' resting orders); resting orders fill as
+makers when an external print reaches them or a new external book crosses them. How a print
+reaches a resting order is the maker fill model of `venue.sim.queue`: by default the order waits
+behind the external size that rested at its price before it (its queue), and a print at its price
+trades that queue first. Everything is in the venue's integer units and event time in ms; money is
+float quote currency (fees: the market's, or an account's own from `set_account_fees`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
-from bisect import bisect_right, insort
+import math
 from collections import deque
-from collections.abc import Iterator
 
 from venue import codes
 from venue.markets import MarketSpec, Rounding
+from venue.sim import queue
 from venue.sim.accounts import apply_fill
 from venue.sim.accounts import unrealized_pnl as position_unrealized_pnl
+from venue.sim.book_sides import ExternalSide, Level, RestingSide, merge_levels
+from venue.sim.queue import MakerFills
 from venue.sim.types import (
     Account,
     OrderRequest,
@@ -31,115 +36,26 @@ from venue.sim.types import (
     TimeInForce,
 )
 
-Level = tuple[int, int]  # (price units, size units)
+__all__ = ["MAX_PRICE", "Level", "MakerFills", "MatchingEngine", "tx_hash_for"]
 
 MAX_PRICE = 2**32  # the venue packs prices into 32 bits
 _NOTIONAL_EPSILON = 1e-9
-
-
-class _RestingSide:
-    """Resting simulator orders on one side of one market, in price-time priority.
-
-    Prices are stored as keys that sort best first (ask: price, bid: -price), so both sides share
-    one code path: `keys` is the sorted list of keys with a non-empty level.
-    """
-
-    def __init__(self, is_ask: bool) -> None:
-        self.is_ask = is_ask
-        self.keys: list[int] = []
-        self.levels: dict[int, deque[SimOrder]] = {}
-
-    def key(self, price: int) -> int:
-        return price if self.is_ask else -price
-
-    def price(self, key: int) -> int:
-        return key if self.is_ask else -key
-
-    def add(self, order: SimOrder) -> None:
-        key = self.key(order.price)
-        level = self.levels.get(key)
-        if level is None:
-            level = deque()
-            self.levels[key] = level
-            insort(self.keys, key)
-        level.append(order)
-
-    def remove(self, order: SimOrder) -> None:
-        key = self.key(order.price)
-        level = self.levels[key]
-        for i, resting in enumerate(level):
-            if resting is order:
-                del level[i]
-                break
-        if not level:
-            del self.levels[key]
-            del self.keys[bisect_right(self.keys, key) - 1]
-
-    def keys_through(self, limit_key: int) -> list[int]:
-        """A snapshot of the keys at or better than limit_key (safe to mutate the side meanwhile)."""
-        return self.keys[: bisect_right(self.keys, limit_key)]
-
-    def best_price(self) -> int | None:
-        return self.price(self.keys[0]) if self.keys else None
-
-    def depth(self) -> Iterator[Level]:
-        for key in self.keys:
-            yield self.price(key), sum(order.remaining_base_amount for order in self.levels[key])
-
-
-class _ExternalSide:
-    """One side of the external book, best first, with what simulator takers consumed from it."""
-
-    def __init__(self, is_ask: bool) -> None:
-        self.is_ask = is_ask
-        self.levels: list[Level] = []
-        self.consumed: dict[int, int] = {}
-
-    def key(self, price: int) -> int:
-        return price if self.is_ask else -price
-
-    def replace(self, levels: list[Level]) -> None:
-        merged: dict[int, int] = {}
-        for price, size in levels:
-            if price > 0 and size > 0:
-                merged[price] = merged.get(price, 0) + size
-        self.levels = sorted(merged.items(), key=lambda level: self.key(level[0]))
-        self.consumed = {}
-
-    def available(self, index: int) -> int:
-        price, size = self.levels[index]
-        return size - self.consumed.get(price, 0)
-
-    def consume(self, price: int, size: int) -> None:
-        self.consumed[price] = self.consumed.get(price, 0) + size
-
-    def best_available_price(self) -> int | None:
-        for index, (price, _) in enumerate(self.levels):
-            if self.available(index) > 0:
-                return price
-        return None
-
-    def depth(self) -> Iterator[Level]:
-        for index, (price, _) in enumerate(self.levels):
-            left = self.available(index)
-            if left > 0:
-                yield price, left
 
 
 class _MarketState:
     def __init__(self, spec: MarketSpec, recent_trades: int) -> None:
         self.spec = spec
         self.min_base_units = spec.size_to_int(spec.min_base_amount, Rounding.NEAREST)
-        self.ext_bids = _ExternalSide(is_ask=False)
-        self.ext_asks = _ExternalSide(is_ask=True)
-        self.bids = _RestingSide(is_ask=False)
-        self.asks = _RestingSide(is_ask=True)
+        self.ext_bids = ExternalSide(is_ask=False)
+        self.ext_asks = ExternalSide(is_ask=True)
+        self.bids = RestingSide(is_ask=False)
+        self.asks = RestingSide(is_ask=True)
         self.recent: deque[SimTrade] = deque(maxlen=recent_trades)
 
-    def resting(self, is_ask: bool) -> _RestingSide:
+    def resting(self, is_ask: bool) -> RestingSide:
         return self.asks if is_ask else self.bids
 
-    def external(self, is_ask: bool) -> _ExternalSide:
+    def external(self, is_ask: bool) -> ExternalSide:
         return self.ext_asks if is_ask else self.ext_bids
 
     def best_merged(self, is_ask: bool) -> int | None:
@@ -170,6 +86,10 @@ class MatchingEngine:
     expired order never fills); `expire` returns every order expired since its previous call.
     `take_order_updates` returns the orders whose state changed since its previous call, for a
     server that pushes account updates.
+
+    maker_fills chooses how prints reach resting orders (`venue.sim.queue.MakerFills`): "queue"
+    (the default), "through" (only prints through the price, the engine's older default) or
+    "touch"; `fill_at_touch=True` is a synonym of "touch", kept for its callers.
     """
 
     def __init__(
@@ -179,6 +99,7 @@ class MatchingEngine:
         default_collateral: float = 10_000.0,
         max_leverage: float = 10.0,
         fill_at_touch: bool = False,
+        maker_fills: MakerFills | str | None = None,
         order_index_start: int = 281_474_976_710_656,
         trade_id_start: int = 1,
         max_terminal_orders: int = 100_000,
@@ -190,7 +111,8 @@ class MatchingEngine:
         }
         self._default_collateral = float(default_collateral)
         self._max_leverage = float(max_leverage)
-        self._fill_at_touch = fill_at_touch
+        self._maker_fills = queue.resolve_maker_fills(maker_fills, fill_at_touch)
+        self._account_fees: dict[int, tuple[float, float]] = {}  # account -> (maker, taker) fractions
         self._next_order_index = order_index_start
         self._next_trade_id = trade_id_start
         self._max_terminal_orders = max_terminal_orders
@@ -221,12 +143,18 @@ class MatchingEngine:
         trades: list[SimTrade] = []
         for is_ask in (False, True):
             self._cross_resting(state, is_ask, ts_ms, trades)
+            if self._maker_fills is MakerFills.QUEUE:
+                queue.requeue_after_book(state.resting(is_ask), state.external(is_ask))
         return trades
 
     def on_trade(
         self, market_id: int, price: int, size: int, taker_is_buyer: bool, ts_ms: int
     ) -> list[SimTrade]:
-        """An external print: resting orders it goes through fill as makers, up to its size."""
+        """An external print: resting orders it reaches fill as makers at their price, up to its size.
+
+        Orders at prices the print went through fill in price-time priority; at the print's own
+        price the maker fill model decides (queue: after the external size ahead of them).
+        """
         state = self._state(market_id)
         self._expire_due(ts_ms)
         trades: list[SimTrade] = []
@@ -234,13 +162,14 @@ class MatchingEngine:
             return trades
         # a buy aggressor lifts our asks, a sell aggressor hits our bids
         side = state.resting(is_ask=taker_is_buyer)
-        # strictly better than the print, unless a print at our price is assumed to reach us
-        limit_key = side.key(price) - (0 if self._fill_at_touch else 1)
+        print_key = side.key(price)
+        limit_key = print_key - (1 if self._maker_fills is MakerFills.THROUGH else 0)
         left = size
         for key in side.keys_through(limit_key):
-            if left <= 0:
+            through = key < print_key or self._maker_fills is MakerFills.TOUCH
+            if left <= 0 and not through:
                 break
-            left -= self._match_level(state, side, key, left, None, ts_ms, trades)
+            left -= self._walk_level(state, side, key, left, None, ts_ms, trades, through=through)
         return trades
 
     # =========================================================================================
@@ -302,15 +231,77 @@ class MatchingEngine:
     ) -> tuple[int, SimOrder | None]:
         """Cancel one open order of the account, by order_index or else by client_order_index."""
         self._expire_due(ts_ms)
-        active = self._active.get(account_index, {})
-        order = active.get(order_index)
-        if order is None:
-            by_client = self._by_client.get((account_index, order_index))
-            order = active.get(by_client) if by_client is not None else None
+        order = self._open_order(account_index, order_index)
         if order is None or order.market_id != market_id:
             return codes.ORDER_NOT_FOUND, None
         self._finish(order, OrderStatus.CANCELED, ts_ms)
         return codes.OK, order
+
+    def modify(
+        self,
+        account_index: int,
+        order_index: int,
+        new_price: int,
+        new_size: int,
+        ts_ms: int,
+        *,
+        market_id: int | None = None,
+    ) -> SubmitResult:
+        """Lighter's modify: a resting order of the account (by order_index or else by
+        client_order_index) gets a new limit price and a new size; its side, kind and expiry stay.
+
+        new_size is what is left to trade (the new remaining amount; what already filled stays
+        filled, so initial_base_amount becomes filled + new_size); a reduce-only order is clipped
+        to its position as at submit. The new values are checked like a create's (minimums, price
+        range, margin, post-only against the book); a rejection leaves the order as it was, and an
+        order the account no longer has open (unknown, filled, canceled, expired, or in another
+        market) is ORDER_NOT_FOUND.
+
+        Queue position (Lighter documents none; this is the common venue rule): the same price with
+        a size not larger keeps the order's place in its queue; a new price or a larger size puts
+        it at the back, as a new arrival would be. At a new price it first trades whatever it
+        crosses as a taker (a post-only order that would cross is rejected instead).
+        """
+        self._expire_due(ts_ms)
+        order = self._open_order(account_index, order_index)
+        if order is None or (market_id is not None and order.market_id != market_id):
+            return _reject(codes.ORDER_NOT_FOUND, f"no open order {order_index} of account {account_index}")
+        state = self._markets[order.market_id]
+        request = OrderRequest(
+            account_index=account_index,
+            market_id=order.market_id,
+            client_order_index=order.client_order_index,
+            base_amount=new_size,
+            price=new_price,
+            is_ask=order.is_ask,
+            order_type=OrderType.LIMIT,
+            time_in_force=order.time_in_force,
+            reduce_only=order.reduce_only,
+            order_expiry_ms=order.order_expiry_ms,
+        )
+        rejection, base_amount = self._validate(state, request, ts_ms, replacing=order)
+        if rejection is not None:
+            return rejection
+        trades: list[SimTrade] = []
+        order.updated_at_ms = ts_ms
+        self._touch(order)
+        if new_price == order.price and base_amount <= order.remaining_base_amount:
+            order.initial_base_amount -= order.remaining_base_amount - base_amount
+            order.remaining_base_amount = base_amount
+            return SubmitResult(code=codes.OK, message=codes.message_for(codes.OK), order=order)
+        self._unrest(order)
+        order.price = new_price
+        order.initial_base_amount = order.filled_base_amount + base_amount
+        order.remaining_base_amount = base_amount
+        if order.time_in_force != TimeInForce.POST_ONLY:
+            self._take(state, order, ts_ms, trades)
+        if order.remaining_base_amount == 0:
+            self._finish(order, OrderStatus.FILLED, ts_ms)
+        elif self._fillable(order, 1) == 0:  # a reduce-only order whose position its own fills closed
+            self._finish(order, OrderStatus.CANCELED_REDUCE_ONLY, ts_ms)
+        else:
+            self._rest(state, order)
+        return SubmitResult(code=codes.OK, message=codes.message_for(codes.OK), order=order, trades=trades)
 
     def cancel_all(self, account_index: int, ts_ms: int, market_id: int | None = None) -> list[SimOrder]:
         self._expire_due(ts_ms)
@@ -327,9 +318,41 @@ class MatchingEngine:
         self._expired.clear()
         return expired
 
+    def set_account_fees(self, account_index: int, maker_fee: float | None, taker_fee: float | None) -> None:
+        """The account's own fee rates (fractions of notional, in every market), as its tier has
+        them; None for both goes back to each market's fees."""
+        if maker_fee is None and taker_fee is None:
+            self._account_fees.pop(account_index, None)
+            return
+        if (
+            maker_fee is None
+            or taker_fee is None
+            or not all(
+                isinstance(fee, (int, float)) and math.isfinite(fee) and -0.01 <= fee <= 0.01
+                for fee in (maker_fee, taker_fee)
+            )
+        ):
+            raise ValueError(
+                f"account fees must be finite fractions of notional within [-0.01, 0.01], "
+                f"got maker {maker_fee!r} taker {taker_fee!r}"
+            )
+        self._account_fees[account_index] = (float(maker_fee), float(taker_fee))
+
     # =========================================================================================
     # views
     # =========================================================================================
+
+    def account_fees(self, account_index: int, market_id: int) -> tuple[float, float]:
+        """(maker, taker) fee fractions the account pays in the market."""
+        own = self._account_fees.get(account_index)
+        if own is not None:
+            return own
+        spec = self._state(market_id).spec
+        return spec.maker_fee, spec.taker_fee
+
+    @property
+    def maker_fills(self) -> MakerFills:
+        return self._maker_fills
 
     def account(self, account_index: int) -> Account:
         account = self._accounts.get(account_index)
@@ -354,6 +377,15 @@ class MatchingEngine:
     def order(self, order_index: int) -> SimOrder | None:
         return self._orders.get(order_index)
 
+    def _open_order(self, account_index: int, order_index: int) -> SimOrder | None:
+        """The account's resting order by order_index, or else by client_order_index."""
+        active = self._active.get(account_index, {})
+        order = active.get(order_index)
+        if order is None:
+            by_client = self._by_client.get((account_index, order_index))
+            order = active.get(by_client) if by_client is not None else None
+        return order
+
     def order_by_client_index(self, account_index: int, client_order_index: int) -> SimOrder | None:
         order_index = self._by_client.get((account_index, client_order_index))
         return None if order_index is None else self._orders.get(order_index)
@@ -377,8 +409,8 @@ class MatchingEngine:
     def book(self, market_id: int, depth: int = 50) -> tuple[list[Level], list[Level]]:
         state = self._state(market_id)
         return (
-            _merge_levels(state.ext_bids.depth(), state.bids.depth(), state.bids, depth),
-            _merge_levels(state.ext_asks.depth(), state.asks.depth(), state.asks, depth),
+            merge_levels(state.ext_bids.depth(), state.bids.depth(), state.bids, depth),
+            merge_levels(state.ext_asks.depth(), state.asks.depth(), state.asks, depth),
         )
 
     def mid(self, market_id: int) -> float | None:
@@ -405,9 +437,12 @@ class MatchingEngine:
     # =========================================================================================
 
     def _validate(
-        self, state: _MarketState, req: OrderRequest, ts_ms: int
+        self, state: _MarketState, req: OrderRequest, ts_ms: int, replacing: SimOrder | None = None
     ) -> tuple[SubmitResult | None, int]:
-        """A rejection (no state changed) or None, and the base amount to trade (reduce-only clipped)."""
+        """A rejection (no state changed) or None, and the base amount to trade (reduce-only clipped).
+
+        replacing: the open order a modify changes (its own size does not count twice for margin).
+        """
         spec = state.spec
         if req.account_index < 0:
             return _reject(codes.INVALID_ACCOUNT, f"invalid account index {req.account_index}"), 0
@@ -449,12 +484,18 @@ class MatchingEngine:
                 ), 0
             base_amount = min(base_amount, abs(position_size))
             return None, base_amount
+        if (
+            replacing is not None
+            and req.price == replacing.price
+            and base_amount <= replacing.remaining_base_amount
+        ):
+            return None, base_amount  # a smaller order at the same price never needs more margin
 
-        margin = self._margin_rejection(state, req, position_size)
+        margin = self._margin_rejection(state, req, position_size, replacing)
         return margin, base_amount
 
     def _margin_rejection(
-        self, state: _MarketState, req: OrderRequest, position_size: int
+        self, state: _MarketState, req: OrderRequest, position_size: int, replacing: SimOrder | None = None
     ) -> SubmitResult | None:
         """Reject an order whose worst-case resulting exposure exceeds collateral x max_leverage.
 
@@ -468,7 +509,7 @@ class MatchingEngine:
         same_side_open = sum(
             order.remaining_base_amount
             for order in self.active_orders(req.account_index, req.market_id)
-            if order.is_ask == req.is_ask
+            if order.is_ask == req.is_ask and order is not replacing
         )
         worst = after - same_side_open if req.is_ask else after + same_side_open
         spec = state.spec
@@ -502,68 +543,102 @@ class MatchingEngine:
     # =========================================================================================
 
     def _take(self, state: _MarketState, taker: SimOrder, ts_ms: int, trades: list[SimTrade]) -> None:
-        """Sweep the merged book up to the taker's price; simulator orders before external size."""
+        """Sweep the merged book up to the taker's price, each level in its queue order."""
         resting = state.resting(is_ask=not taker.is_ask)
         external = state.external(is_ask=not taker.is_ask)
         limit_key = resting.key(taker.price)
-        sim_keys = resting.keys_through(limit_key)
-        i = j = 0
+        keys = sorted(set(resting.keys_through(limit_key)) | set(external.keys_through(limit_key)))
         # a reduce-only taker was clipped to its position at submit, and only its own fills move that
         # position during the sweep (it never trades with its account's orders), so no re-check here
-        while taker.remaining_base_amount > 0:
-            sim_key = sim_keys[i] if i < len(sim_keys) else None
-            ext_key = None
-            if j < len(external.levels):
-                candidate = external.key(external.levels[j][0])
-                ext_key = candidate if candidate <= limit_key else None
-            if sim_key is None and ext_key is None:
+        for key in keys:
+            if taker.remaining_base_amount <= 0:
                 break
-            key = min(k for k in (sim_key, ext_key) if k is not None)
-            if sim_key == key:
-                self._match_level(state, resting, key, taker.remaining_base_amount, taker, ts_ms, trades)
-                i += 1
-            if ext_key == key and taker.remaining_base_amount > 0:
-                size = min(taker.remaining_base_amount, external.available(j))
-                if size > 0:
-                    price = external.levels[j][0]
-                    external.consume(price, size)
-                    trades.append(self._execute(state, None, taker, price, size, ts_ms))
-                j += 1
+            self._walk_level(
+                state, resting, key, taker.remaining_base_amount, taker, ts_ms, trades, external=external
+            )
 
-    def _match_level(
+    def _walk_level(
         self,
         state: _MarketState,
-        side: _RestingSide,
+        side: RestingSide,
         key: int,
         quantity: int,
         taker: SimOrder | None,
         ts_ms: int,
         trades: list[SimTrade],
+        *,
+        external: ExternalSide | None = None,
+        through: bool = False,
     ) -> int:
-        """Fill resting orders at one level in time priority, up to quantity; return the size filled.
+        """Trade up to quantity at one price, in queue order; return how much of it was used.
 
-        taker None means the external market: fills are at the resting order's price either way.
+        The queue (venue.sim.queue): the external size ahead of our first order, that order, the
+        external size between it and the next, ..., the external size behind our last order.
+        taker None is an external print: its external part is not booked (both sides are the
+        external market) but still uses up the print. A simulator taker books its external part
+        against `external` (what the snapshot has left at this price). through: the price was
+        traded through, so no queue is ahead of our orders (they fill in time priority).
         """
+        price = side.price(key)
+        ext_left = None if external is None else max(0, external.available_at(price))
+        left = quantity
+        passed = 0  # external size traded at this price, from the front of its queue
         level = side.levels.get(key)
-        if level is None:
-            return 0
-        filled = 0
-        for maker in list(level):
-            if filled >= quantity:
+        for maker in list(level) if level is not None else ():
+            if left <= 0:
                 break
             if maker.status != OrderStatus.OPEN:
                 continue
+            if not through:
+                ahead = queue.ahead_of(maker, passed)
+                if ahead is None:
+                    if taker is None:
+                        break  # a print at a price whose queue no snapshot has shown yet: not ours
+                    ahead = 0  # a simulator taker sees only what the snapshot shows, and it shows nothing
+                size = min(left, ahead) if ext_left is None else min(left, ahead, ext_left)
+                if size > 0:
+                    self._trade_external(state, external, taker, price, size, ts_ms, trades)
+                    passed += size
+                    left -= size
+                    ext_left = None if ext_left is None else ext_left - size
+                if left <= 0:
+                    break
             if taker is not None and maker.account_index == taker.account_index:
                 continue  # an account never trades with itself
-            size = min(
-                quantity - filled, maker.remaining_base_amount, self._fillable(maker, quantity - filled)
-            )
+            size = min(left, maker.remaining_base_amount, self._fillable(maker, left))
             if size <= 0:  # a reduce-only order whose position is gone or reversed
                 self._finish(maker, OrderStatus.CANCELED_REDUCE_ONLY, ts_ms)
                 continue
             trades.append(self._execute(state, maker, taker, maker.price, size, ts_ms))
-            filled += size
-        return filled
+            left -= size
+        if taker is not None and ext_left and left > 0:  # the external size behind our orders
+            size = min(left, ext_left)
+            self._trade_external(state, external, taker, price, size, ts_ms, trades)
+            passed += size
+            left -= size
+        level = side.levels.get(key)
+        if level is not None:
+            if through:
+                queue.to_front(level)
+            else:
+                queue.advance(level, passed)
+        return quantity - left
+
+    def _trade_external(
+        self,
+        state: _MarketState,
+        external: ExternalSide | None,
+        taker: SimOrder | None,
+        price: int,
+        size: int,
+        ts_ms: int,
+        trades: list[SimTrade],
+    ) -> None:
+        """A simulator taker trades external size; a print's own external part books nothing."""
+        if taker is None or external is None:
+            return
+        external.consume(price, size)
+        trades.append(self._execute(state, None, taker, price, size, ts_ms))
 
     def _cross_resting(self, state: _MarketState, is_ask: bool, ts_ms: int, trades: list[SimTrade]) -> None:
         """Fill resting orders on one side that the new external book crosses, at their own price."""
@@ -616,8 +691,12 @@ class MatchingEngine:
         """Book one fill between a maker and a taker (either may be the external market, None)."""
         spec = state.spec
         notional = spec.price_from_int(price) * spec.size_from_int(size)
-        maker_fee = spec.maker_fee * notional if maker is not None else 0.0
-        taker_fee = spec.taker_fee * notional if taker is not None else 0.0
+        maker_fee = (
+            0.0 if maker is None else self.account_fees(maker.account_index, spec.market_id)[0] * notional
+        )
+        taker_fee = (
+            0.0 if taker is None else self.account_fees(taker.account_index, spec.market_id)[1] * notional
+        )
         if maker is not None:
             maker_is_ask = maker.is_ask
         elif taker is not None:
@@ -676,6 +755,12 @@ class MatchingEngine:
     # =========================================================================================
 
     def _rest(self, state: _MarketState, order: SimOrder) -> None:
+        """Put the order on the book, at the back of its price's queue."""
+        order.queue_ahead = (
+            queue.queue_on_join(state.external(order.is_ask), order.price)
+            if self._maker_fills is MakerFills.QUEUE
+            else 0
+        )
         state.resting(order.is_ask).add(order)
         self._active.setdefault(order.account_index, {})[order.order_index] = order
         if order.reduce_only:
@@ -688,27 +773,32 @@ class MatchingEngine:
 
     def _finish(self, order: SimOrder, status: str, ts_ms: int) -> None:
         """Move an order to a terminal status, taking it off the book if it rests."""
-        active = self._active.get(order.account_index)
-        if active is not None and active.pop(order.order_index, None) is not None:
-            self._markets[order.market_id].resting(order.is_ask).remove(order)
-            if not active:
-                del self._active[order.account_index]
-            if order.order_expiry_ms > 0:
-                self._expiring_open -= 1
-                self._prune_expiries()
-            if order.reduce_only:
-                key = (order.account_index, order.market_id)
-                reduce_only = self._reduce_only.get(key)
-                if reduce_only is not None:
-                    reduce_only.pop(order.order_index, None)
-                    if not reduce_only:
-                        del self._reduce_only[key]
+        self._unrest(order)
         order.status = status
         order.updated_at_ms = ts_ms
         self._touch(order)
         self._terminal.append(order.order_index)
         while len(self._terminal) > self._max_terminal_orders:
             self._forget(self._terminal.popleft())
+
+    def _unrest(self, order: SimOrder) -> None:
+        """Take a resting order off the book and out of the resting registries (no-op otherwise)."""
+        active = self._active.get(order.account_index)
+        if active is None or active.pop(order.order_index, None) is None:
+            return
+        self._markets[order.market_id].resting(order.is_ask).remove(order)
+        if not active:
+            del self._active[order.account_index]
+        if order.order_expiry_ms > 0:
+            self._expiring_open -= 1
+            self._prune_expiries()
+        if order.reduce_only:
+            key = (order.account_index, order.market_id)
+            reduce_only = self._reduce_only.get(key)
+            if reduce_only is not None:
+                reduce_only.pop(order.order_index, None)
+                if not reduce_only:
+                    del self._reduce_only[key]
 
     def _expire_due(self, ts_ms: int) -> None:
         while self._expiries and self._expiries[0][0] <= ts_ms:
@@ -774,25 +864,3 @@ class MatchingEngine:
 
 def _reject(code: int, message: str) -> SubmitResult:
     return SubmitResult(code=code, message=f"{codes.message_for(code)}: {message}")
-
-
-def _merge_levels(
-    external: Iterator[Level], simulated: Iterator[Level], side: _RestingSide, depth: int
-) -> list[Level]:
-    """Merge two best-first level streams of one side, adding sizes at equal prices."""
-    merged: list[Level] = []
-    ext = next(external, None)
-    sim = next(simulated, None)
-    while len(merged) < depth and (ext is not None or sim is not None):
-        if sim is None or (ext is not None and side.key(ext[0]) < side.key(sim[0])):
-            assert ext is not None
-            merged.append(ext)
-            ext = next(external, None)
-        elif ext is None or side.key(sim[0]) < side.key(ext[0]):
-            merged.append(sim)
-            sim = next(simulated, None)
-        else:
-            merged.append((ext[0], ext[1] + sim[1]))
-            ext = next(external, None)
-            sim = next(simulated, None)
-    return merged

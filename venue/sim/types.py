@@ -114,6 +114,8 @@ class SimOrder(msgspec.Struct, kw_only=True):
     nonce: int = 0
     created_at_ms: int = 0
     updated_at_ms: int = 0
+    # external size ahead of it at its price while it rests (venue.sim.queue; -1: not yet seen)
+    queue_ahead: int = 0
 
 
 class SimTrade(msgspec.Struct, frozen=True, kw_only=True):
