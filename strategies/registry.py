@@ -7,12 +7,15 @@ Configuration may override any parameter on top of a preset; an unknown name is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from strategies.base import Strategy
 from strategies.breakout import BreakoutStrategy
+from strategies.market_maker import MarketMakerStrategy
+from strategies.quoting import QuotingStrategy
 from strategies.renko_ao import RenkoAoStrategy
 from strategies.rsi_bb import RsiBbStrategy
 from venue.markets import MarketSpec
@@ -21,6 +24,12 @@ KINDS: dict[str, type[Strategy]] = {
     RsiBbStrategy.kind: RsiBbStrategy,
     RenkoAoStrategy.kind: RenkoAoStrategy,
     BreakoutStrategy.kind: BreakoutStrategy,
+}
+
+# Strategies on the quoting contract (strategies.quoting): their params and presets live here, but
+# `build` makes directional strategies only; the actors construct these themselves.
+QUOTING_KINDS: dict[str, type[QuotingStrategy]] = {
+    MarketMakerStrategy.kind: MarketMakerStrategy,
 }
 
 DEFAULT_PRESET = "default"
@@ -57,6 +66,31 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "breakout": {
         DEFAULT_PRESET: {},
     },
+    "market_maker": {
+        DEFAULT_PRESET: {},
+        # the 2025-11-10 packet and the 11-12 plan, before the 11-13 volatility retune: EMA
+        # half-life 45 s, low-vol pause 3.0 / resume 4.5, hedger trigger 0.07, PnL-guard hedge
+        # clip x0.50 and cross 8 bps (cap 9 as now); guard limits as that packet (0.3 / 50 / 5 s)
+        "nov10": {
+            "vol_halflife_s": 45.0,
+            "low_vol_pause_bps": 3.0,
+            "low_vol_resume_bps": 4.5,
+            "hedge_trigger_units": 0.07,
+            "hedge_guard_clip_mult": 0.50,
+            "hedge_guard_cross_bps": 8.0,
+            "hedge_guard_slippage_bps": 9.0,
+            "max_position_units": 0.3,
+            "max_inventory_notional": 50.0,
+            "guard_backoff_s": 5.0,
+        },
+        # the first guard config of the code-review note: 0.01 units (below one quote: only the
+        # side reducing inventory can quote), notional 1000, 2 s back-off
+        "first_guard": {
+            "max_position_units": 0.01,
+            "max_inventory_notional": 1000.0,
+            "guard_backoff_s": 2.0,
+        },
+    },
 }
 
 
@@ -70,8 +104,9 @@ def make_params(kind: str, preset: str = DEFAULT_PRESET, overrides: dict[str, An
     if preset not in PRESETS[kind]:
         raise ValueError(f"unknown preset {preset!r} for {kind}; known: {', '.join(presets(kind))}")
     values = {**PRESETS[kind][preset], **(overrides or {})}
+    params_type = QUOTING_KINDS[kind].params_type if kind in QUOTING_KINDS else KINDS[kind].params_type
     try:
-        return msgspec.convert(values, KINDS[kind].params_type)
+        return msgspec.convert(values, params_type)
     except msgspec.ValidationError as exc:
         raise ValueError(f"{kind} params: {exc}") from exc
 
@@ -85,8 +120,27 @@ def build(
     overrides: dict[str, Any] | None = None,
     account_index: int = 0,
 ) -> Strategy:
+    if kind in QUOTING_KINDS:
+        raise ValueError(f"{kind} is a quoting strategy: build it with build_quoting")
     params = make_params(kind, preset, overrides)
     return KINDS[_check_kind(kind)](name, market, params, account_index=account_index)
+
+
+def build_quoting(
+    kind: str,
+    name: str,
+    market: MarketSpec,
+    *,
+    order_ids: Callable[[], int],
+    preset: str = DEFAULT_PRESET,
+    overrides: dict[str, Any] | None = None,
+    account_index: int = 0,
+) -> QuotingStrategy:
+    """A strategy of QUOTING_KINDS; `order_ids` hands out its client order indices."""
+    if kind not in QUOTING_KINDS:
+        raise ValueError(f"unknown quoting strategy kind {kind!r}; known: {', '.join(sorted(QUOTING_KINDS))}")
+    params = make_params(kind, preset, overrides)
+    return QUOTING_KINDS[kind](name, market, params, account_index=account_index, order_ids=order_ids)
 
 
 def params_dict(params: msgspec.Struct) -> dict[str, Any]:
@@ -95,6 +149,6 @@ def params_dict(params: msgspec.Struct) -> dict[str, Any]:
 
 
 def _check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"unknown strategy kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+    if kind not in KINDS and kind not in QUOTING_KINDS:
+        raise ValueError(f"unknown strategy kind {kind!r}; known: {', '.join(sorted([*KINDS, *QUOTING_KINDS]))}")
     return kind
