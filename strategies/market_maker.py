@@ -281,6 +281,12 @@ class MarketMakerStrategy(QuotingStrategy):
             return "guard_backoff:" + self._guard_reason[side]
         if self._reject[side].active(now):
             return "reject_backoff"
+        return None
+
+    def _soft_off_reason(self, now: int, side: Side) -> str | None:
+        """Why a side that passes the guard is still kept off (after the guard, so that a lasting
+        guard block stays visible to the hedger's emergency rule while these hold)."""
+        c = self._cond
         if side == "buy" and c.bid_cooldown(now):
             return "trend_down_cooldown"
         if side == "buy" and c.trend5m_guard and self.params.trend5m_action == "pause":
@@ -323,6 +329,9 @@ class MarketMakerStrategy(QuotingStrategy):
                     self._guard[side].block(now, p.guard_backoff_s * 1000)
                     self._guard_reason[side] = g
                     reason, plan = "guard:" + g, None
+                else:
+                    reason = self._soft_off_reason(now, side)
+                    plan = None if reason else plan
         self._skip[side] = reason or ""
         if plan is None:
             return self._cancel(now, working, reason or "")

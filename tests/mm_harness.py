@@ -25,11 +25,12 @@ def x_for_vol(vol_bps: float) -> float:
 
 class Host:
     def __init__(self, *, preset: str = "default", over: dict[str, Any] | None = None, accept: bool = True,
-                 market: MarketSpec = SOL_DEFAULT) -> None:
+                 market: MarketSpec = SOL_DEFAULT, ioc_fills: bool = False) -> None:
         self._ids = itertools.count(1)
         self.s: Any = build_quoting("market_maker", "mm", market, order_ids=lambda: next(self._ids), preset=preset,
                                     overrides=over)
         self.accept = accept
+        self.ioc_fills = ioc_fills  # an IOC fills in full at its limit (taker), else finds nothing
         self.live: dict[int, dict[str, Any]] = {}  # the venue's resting orders
         self.sent: list[tuple[int, QuoteAction]] = []
         self.ts = T0
@@ -54,6 +55,10 @@ class Host:
                 if a.tif != "ioc":
                     self.live[a.coi] = {"side": a.side, "price": a.price, "size": a.size, "role": a.role}
                 queue += self.s.on_accepted(ts, a.coi)
+                if a.tif == "ioc" and self.ioc_fills:
+                    queue += self.s.on_fill(ts, a.coi, a.side, a.price, a.size, 0.0, False, 0.0)
+                elif a.tif == "ioc":
+                    queue += self.s.on_canceled(ts, a.coi, "ioc: nothing within the limit")
             elif isinstance(a, Modify):
                 self.live[a.coi].update(price=a.price, size=a.size)
                 queue += self.s.on_accepted(ts, a.coi)
