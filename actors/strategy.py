@@ -120,6 +120,7 @@ class StrategyActor(ActorShell):
         self.first_event_ns: int | None = None
         self.position_mismatch: str | None = None  # what start-up found (and corrected), if anything
         self.position_check = PositionCheck()
+        self.adopt_at_first_event: tuple[float, float] | None = None  # the venue's (size, entry) to take
 
     # --- start-up ------------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -283,7 +284,17 @@ class StrategyActor(ActorShell):
             self.log.info("the venue agrees with the strategy's position {:+g}: risk's reconciliation corrects risk",
                           ours)
             return False
-        ts_ms = (self.last_event_ns or wall_ns()) // NS_PER_MS
+        if not self.last_event_ns:
+            # no market time yet (a fresh start): the position is taken at the first market event, so
+            # that its time stop and trade record run on event time, never on the wall clock
+            self.adopt_at_first_event = (size, entry)
+            self.log.warning("the venue holds {:+g} at {:g} (strategy {:+g}): taken at the first market event",
+                             size, entry, ours)
+            return False
+        return self._adopt(self.last_event_ns // NS_PER_MS, size, entry)
+
+    def _adopt(self, ts_ms: int, size: float, entry: float) -> bool:
+        ours = self._position_size()
         if not self.strategy.adopt_position(ts_ms, size, entry):
             return False  # an order went out meanwhile: the next check looks again
         self.note_error(f"position corrected to the venue's: strategy {ours:+g}, venue {size:+g} at {entry:g}")
@@ -343,6 +354,10 @@ class StrategyActor(ActorShell):
             if event.market_id != self.market_id:
                 continue
             self.market_events += 1
+            if self.adopt_at_first_event is not None and isinstance(event, (BookTop, Trade)):
+                size, entry = self.adopt_at_first_event
+                self.adopt_at_first_event = None
+                self._adopt(event.ts_event // NS_PER_MS, size, entry)
             if isinstance(event, BookTop):
                 ts_ms = event.ts_event // NS_PER_MS
                 mid = event.mid

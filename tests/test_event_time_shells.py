@@ -22,6 +22,7 @@ import pytest
 from actors.common import ActorContext, Peers, settings_dump, wall_ns
 from actors.feed import FeedActor
 from actors.risk import RiskActor
+from actors.strategy import StrategyActor
 from messages.codec import CONTROL, INTENTS, MARKET, ORDER_EVENTS, STATE
 from messages.control import Halt, Resume
 from messages.market import BookTop, FeedStatus, MarketBatch, MarketEventType, Trade
@@ -30,6 +31,7 @@ from messages.state import TradeRecord
 from risk.checks import RiskEngine, StrategyLimits
 from tests.ray_fixtures import make_settings, strategy_entry
 from venue.markets import SOL_DEFAULT
+from venue.rest import AccountInfo, AccountPosition
 from venue.wire import BookUpdated, Fresh, Stale
 
 S = 10**9
@@ -227,5 +229,48 @@ def test_the_feed_stamps_a_status_with_market_time_never_the_wall_clock(tmp_path
         assert batch.ts_event == book_ms * 1_000_000
         keepalive = send()
         assert keepalive.events == [] and keepalive.ts_event == book_ms * 1_000_000
+
+    run(test)
+
+
+class OfflineStrategy(StrategyActor):
+    """The strategy actor with its start-up replaced: a fresh strategy, no storage, no market time."""
+
+    async def _start(self) -> None:
+        from indicators.candles import CandleBuilder
+        from strategies.registry import build
+
+        self.strategy = build("rsi_bb", "fast", SOL_DEFAULT, overrides={"size_min": 0.1, "size_max": 0.1},
+                              account_index=ACCOUNT)
+        self.candles = CandleBuilder(self.strategy.candle_interval_ms)
+
+
+class VenueHolding:
+    """The venue's account answer: a long position the strategy never heard of."""
+
+    async def account(self, account_index: int) -> AccountInfo:
+        return AccountInfo(account_index=account_index, collateral=1000.0, available_balance=1000.0,
+                           total_asset_value=1000.0,
+                           positions=[AccountPosition(market_id=2, symbol="SOL", size=0.1, avg_entry_price=150.0,
+                                                      position_value=15.0, unrealized_pnl=0.0, realized_pnl=0.0,
+                                                      liquidation_price=0.0, allocated_margin=0.0,
+                                                      open_order_count=0, margin_mode=0)])
+
+
+@pytest.mark.timeout(30)
+def test_a_position_taken_from_the_venue_before_any_market_data_gets_the_first_event_s_time(tmp_path: Path) -> None:
+    """Taken at start-up it was stamped with the wall clock: a 2026 entry whose time stop never fires
+    in a 2025 replay, and a trade that closes before it opened."""
+    async def test() -> None:
+        actor = OfflineStrategy(ActorContext(name="strategy:fast", settings=settings(tmp_path)))
+        actor.peers = actor.sender.peers = RecordingPeers()
+        await actor.ready()
+        actor.rest = VenueHolding()
+        assert await actor._adopt_venue_position() is False  # no market time yet: nothing taken
+        assert actor.strategy.status()["position"] is None
+        first = DAY0_NS + 3_600 * S
+        await actor.on_batch(Batches().encode(top(first)))
+        position = actor.strategy.status()["position"]
+        assert position is not None and position["side"] == "long" and position["entry_ts_ms"] == first // 10**6
 
     run(test)
