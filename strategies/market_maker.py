@@ -139,7 +139,7 @@ class MarketMakerStrategy(QuotingStrategy):
         if o is None:
             return []
         if o.status == "modifying" or (o.status == "canceling" and o.new_size > 0):
-            o.price, o.remaining, o.ref_mid, o.placed_ts = o.new_price, o.new_size, o.new_ref_mid, now
+            o.price, o.size, o.remaining, o.ref_mid, o.placed_ts = o.new_price, o.new_size, o.new_size, o.new_ref_mid, now
             o.new_price = o.new_size = o.new_ref_mid = 0.0
         if o.status != "canceling":
             o.status = "live"

@@ -110,6 +110,17 @@ class Host:
     def actions_since(self, ts: int, kind: type | None = None) -> list[QuoteAction]:
         return [a for t, a in self.sent if t >= ts and (kind is None or isinstance(a, kind))]
 
+    def places(self, ts: int) -> list[Place]:
+        return [a for t, a in self.sent if t >= ts and isinstance(a, Place)]
+
+    def modifies(self, ts: int) -> list[Modify]:
+        return [a for t, a in self.sent if t >= ts and isinstance(a, Modify)]
+
+    def cancels(self, ts: int) -> list[Cancel]:
+        return [a for t, a in self.sent if t >= ts and isinstance(a, Cancel)]
+
     def distance_bps(self, side: str) -> float:
+        """The quote's distance from the mid it was priced from (bps)."""
         q = self.quotes()[side]
-        return abs(q["price"] - self.mid) / self.mid * 1e4
+        ref = self.s._book.get(q["coi"]).ref_mid
+        return abs(q["price"] - ref) / ref * 1e4

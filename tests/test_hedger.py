@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from strategies.quoting import Cancel, Place
+from strategies.quoting import Place
 from tests.mm_harness import Host
 
 pytestmark = pytest.mark.timeout(10)
@@ -22,7 +22,7 @@ def start(inventory: float, over: dict | None = None) -> tuple[Host, int]:
 
 
 def hedge_places(h: Host, since: int) -> list[Place]:
-    return [a for a in h.actions_since(since, Place) if a.role == "hedge"]
+    return [a for a in h.places(since) if a.role == "hedge"]
 
 
 def test_hedges_only_beyond_the_trigger() -> None:
@@ -50,7 +50,7 @@ def test_passive_then_aggressive_after_8_seconds_of_exposure() -> None:
     assert [a.tif for a in hedge_places(h, t)] == ["post_only"]
     assert h.s.telemetry()["hedger_force_aggressive"] == 0.0
     h.book(t + 8_000, 200.0)
-    cancels = [a.coi for a in h.actions_since(t + 8_000, Cancel)]
+    cancels = [a.coi for a in h.cancels(t + 8_000)]
     assert passive.coi in cancels  # the passive one is taken down first ...
     ioc = [a for a in hedge_places(h, t + 8_000) if a.tif == "ioc"]
     assert len(ioc) == 1  # ... then (its cancel answered at once here) the cross
@@ -128,7 +128,7 @@ def test_never_crosses_our_own_bid() -> None:
     (passive,) = [o["coi"] for o in h.hedges()]
     h.accept = False  # the venue answers by hand from here
     h.book(t + 8_000, 200.0)
-    assert {a.coi for a in h.actions_since(t + 8_000, Cancel)} == {bid, passive}
+    assert {a.coi for a in h.cancels(t + 8_000)} == {bid, passive}
     h.handle(t + 8_001, h.s.on_canceled(t + 8_001, passive, "canceled"))
     assert [a for a in hedge_places(h, t) if a.tif == "ioc"] == []  # our bid may still rest: wait
     h.handle(t + 8_002, h.s.on_canceled(t + 8_002, bid, "canceled"))

@@ -27,7 +27,7 @@ def test_no_quote_until_the_volatility_has_its_warmup_samples() -> None:
     h.book(T0 + 30_000, 200.0)  # the 30th
     q = h.quotes()
     assert set(q) == {"buy", "sell"}
-    places = h.actions_since(T0, Place)
+    places = h.places(T0)
     assert all(a.tif == "post_only" and a.role == "quote" and a.kind == "limit" for a in places)
 
 
@@ -71,9 +71,9 @@ def _calm_then_move(move_bps: float, wait_ms: int = 500) -> tuple[Host, int]:
 
 def test_requote_by_modify_when_the_mid_moves_more_than_2_bps() -> None:
     h, t = _calm_then_move(3.0)
-    mods = h.actions_since(t, Modify)
+    mods = h.modifies(t)
     assert len(mods) == 2 and {m.reason for m in mods} == {"requote_moved"}
-    assert h.actions_since(t, Place) == [] and h.actions_since(t, Cancel) == []
+    assert h.places(t) == [] and h.cancels(t) == []
     h2, t2 = _calm_then_move(1.0)  # the ref mid is 1 bps from either alternating mid: moves <= 2 bps
     assert h2.actions_since(t2) == []
 
@@ -84,9 +84,9 @@ def test_requote_when_a_quote_is_30_seconds_old() -> None:
     placed = h.s._book.get(h.quotes()["buy"]["coi"]).placed_ts
     h.run(CALM, (placed + 30_000 - t) // 1000, 200.0, t)  # the same calm path (mid within 1 bps of the ref)
     h.book(placed + 29_999, 200.0)
-    assert h.actions_since(t, Modify) == []
+    assert h.modifies(t) == []
     h.book(placed + 30_000, 200.0)
-    assert {m.reason for m in h.actions_since(t, Modify)} == {"requote_age"}
+    assert {m.reason for m in h.modifies(t)} == {"requote_age"}
 
 
 def test_cancel_cap_stops_requotes_beyond_30_per_minute_until_the_window_frees() -> None:
@@ -97,7 +97,7 @@ def test_cancel_cap_stops_requotes_beyond_30_per_minute_until_the_window_frees()
     for i in range(40):
         mid *= 1 + (3e-4 if i % 2 == 0 else -3e-4)
         h.book(t + i * 100, mid)
-    mods = h.actions_since(t, Modify)
+    mods = h.modifies(t)
     assert len(mods) == 30  # 15 events x 2 sides, then nothing: the cap
     assert h.s.telemetry()["maker_cancel_throttled"] == 1.0
     assert h.s.status()["cancels_peak_minute"] == 30
@@ -105,9 +105,9 @@ def test_cancel_cap_stops_requotes_beyond_30_per_minute_until_the_window_frees()
     assert first == t
     h.run(CALM, 55, mid, t + 4_000)  # calm again; the quotes are 3 bps off their reference
     h.book(first + 59_999, mid)
-    assert len(h.actions_since(t, Modify)) == 30  # the first ones are still inside the window
+    assert len(h.modifies(t)) == 30  # the first ones are still inside the window
     h.book(first + 60_000, mid)
-    assert len(h.actions_since(t, Modify)) == 32  # they left it: requoting resumes
+    assert len(h.modifies(t)) == 32  # they left it: requoting resumes
 
 
 def test_crossed_book_kills_quoting_and_blocks_for_the_backoff() -> None:
@@ -115,7 +115,7 @@ def test_crossed_book_kills_quoting_and_blocks_for_the_backoff() -> None:
     t = h.warm(CALM)
     coi = {q["coi"] for q in h.quotes().values()}
     h.handle(t, h.s.on_book(t, 200.01, 1.0, 200.0, 1.0))  # bid above ask
-    assert {a.coi for a in h.actions_since(t, Cancel)} == coi and h.quotes() == {}
+    assert {a.coi for a in h.cancels(t)} == coi and h.quotes() == {}
     assert h.s.telemetry()["maker_guard_block_active"] == 1.0
     h.book(t + 4_999, 200.0)
     assert h.quotes() == {}
@@ -125,7 +125,7 @@ def test_crossed_book_kills_quoting_and_blocks_for_the_backoff() -> None:
     h2 = Host()
     t2 = h2.warm(CALM)
     h2.handle(t2, h2.s.on_book(t2, 200.0, 1.0, 200.001, 1.0))
-    assert h2.actions_since(t2, Cancel) == []
+    assert h2.cancels(t2) == []
 
 
 def _with_resting_foreign_sell(price: float) -> Host:
@@ -193,13 +193,13 @@ def test_a_rejected_quote_backs_off_doubling_and_never_loops() -> None:
     h = Host()
     h.accept = False
     t = h.warm(CALM)
-    places = h.actions_since(T0, Place)
+    places = h.places(T0)
     assert len(places) == 2
     bid = next(a for a in places if a.side == "buy")
     h.handle(t, h.s.on_rejected(t, bid.coi, 21720, "post-only would cross"))
     for i in range(1, 60):  # a venue that rejects every bid for a minute (the calm path goes on)
         h.book(t + i * 1000, 200.0 * (1 + 0.75e-4) if i % 2 else 200.0)
-        for a in h.actions_since(t + i * 1000, Place):
+        for a in h.places(t + i * 1000):
             if a.side == "buy":
                 h.handle(t + i * 1000, h.s.on_rejected(t + i * 1000, a.coi, 21720, "post-only would cross"))
     bids = [ts - t for ts, a in h.sent if isinstance(a, Place) and a.side == "buy" and ts > t]
@@ -224,7 +224,7 @@ def test_a_rejected_modify_cancels_the_order_it_was_for() -> None:
     t = h.warm(CALM)
     h.accept = False
     h.book(t, h.mid * 1.0003)
-    mod = h.actions_since(t, Modify)[0]
+    mod = h.modifies(t)[0]
     out = h.s.on_rejected(t, mod.coi, 21720, "post-only would cross")
     assert [(type(a), a.coi) for a in out if isinstance(a, Cancel)] == [(Cancel, mod.coi)]
     assert h.s.open_orders()[mod.coi]["status"] == "canceling"
