@@ -44,7 +44,7 @@ from storage import (
     prepare_database,
     schema_version,
 )
-from storage.schema import TABLES
+from storage.schema import MIGRATIONS, TABLES
 
 NEVER_MS = 600_000.0  # a flush interval no test waits for: only size, durability or close flush
 
@@ -173,7 +173,7 @@ async def eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> None
 
 
 def test_migrations_apply_on_a_fresh_database_and_are_idempotent(db_path: Path) -> None:
-    assert prepare_database(db_path) == [1]
+    assert prepare_database(db_path) == [m.version for m in MIGRATIONS] == [1, 2]
     assert prepare_database(db_path) == []
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:
@@ -181,7 +181,7 @@ def test_migrations_apply_on_a_fresh_database_and_are_idempotent(db_path: Path) 
         assert schema_version(conn) == LATEST_VERSION
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert set(TABLES) | {"schema_version"} <= names
-        assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == len([1])
+        assert conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
     finally:
         conn.close()
 
