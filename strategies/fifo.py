@@ -28,6 +28,19 @@ class Lot(msgspec.Struct, kw_only=True, array_like=True):
     units: int  # > 0, open lots of one direction
     price: float
     fee_per_unit: float  # the opening fill's fee not yet realized, per lot unit
+    ts_ms: int = 0  # when the opening fill came (event time)
+
+
+class Closed(msgspec.Struct, frozen=True, kw_only=True):
+    """What one fill closed: `units` of earlier lots opened at `entry_price` (their average) from
+    `entry_ts_ms` (the oldest one's time), realizing `realized` net of `fees` (both fills' shares)."""
+
+    units: int
+    direction: int  # of the lots closed: +1 long, -1 short
+    entry_price: float
+    entry_ts_ms: int
+    fees: float
+    realized: float
 
 
 class FifoLedger:
@@ -44,6 +57,7 @@ class FifoLedger:
         self.realized_total = 0.0
         self.fees_total = 0.0
         self.fills = 0
+        self.last_closed: Closed | None = None  # what the latest fill closed, if anything
 
     # --- reading -----------------------------------------------------------------------
     @property
@@ -72,22 +86,31 @@ class FifoLedger:
             raise ValueError(f"a fill needs units > 0, got {units}")
         sign = 1 if side == "buy" else -1
         fee_per_unit = fee / units
-        realized = 0.0
+        realized = fees = cost = 0.0
+        entry_ts = ts_ms
+        direction = self._direction
         left = units
         while left and self._direction == -sign and self._lots:
             lot = self._lots[0]
             matched = min(left, lot.units)
             gross = (price - lot.price) * self._direction * matched * lot_size
             realized += gross - (lot.fee_per_unit + fee_per_unit) * matched
+            fees += (lot.fee_per_unit + fee_per_unit) * matched
+            cost += lot.price * matched
+            entry_ts = min(entry_ts, lot.ts_ms)
             lot.units -= matched
             left -= matched
             if lot.units == 0:
                 self._lots.popleft()
+        closed = units - left
+        self.last_closed = None if not closed else Closed(
+            units=closed, direction=direction, entry_price=cost / closed, entry_ts_ms=entry_ts, fees=fees,
+            realized=realized)
         if not self._lots:
             self._direction = 0
         if left:
             self._direction = sign
-            self._lots.append(Lot(units=left, price=price, fee_per_unit=fee_per_unit))
+            self._lots.append(Lot(units=left, price=price, fee_per_unit=fee_per_unit, ts_ms=ts_ms))
         self.fills += 1
         self.fees_total += fee
         if units > left:  # something closed: the realized amount (maybe 0.0) enters the window
@@ -97,12 +120,12 @@ class FifoLedger:
         self._expire(ts_ms)
         return realized
 
-    def reset_to(self, units: int, price: float) -> None:
+    def reset_to(self, units: int, price: float, ts_ms: int = 0) -> None:
         """Replace the open lots by one lot of `units` (signed) at `price` (the venue's position)."""
         self._lots.clear()
         self._direction = (units > 0) - (units < 0)
         if units:
-            self._lots.append(Lot(units=abs(units), price=price, fee_per_unit=0.0))
+            self._lots.append(Lot(units=abs(units), price=price, fee_per_unit=0.0, ts_ms=ts_ms))
 
     def _expire(self, now_ms: int) -> None:
         cutoff = now_ms - self.window_ms

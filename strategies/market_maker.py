@@ -34,7 +34,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from strategies.fifo import FifoLedger
+from messages.state import TradeRecord
+from strategies.common import NS_PER_MS
+from strategies.fifo import Closed, FifoLedger
 from strategies.hedger import HedgeContext, Hedger
 from strategies.mm_conditions import Conditions
 from strategies.mm_orders import Backoff, CancelBudget, OrderBook, TrackedOrder
@@ -61,6 +63,7 @@ class MarketMakerStrategy(QuotingStrategy):
         self._signals = MarketSignals(p)
         self._cond = Conditions(p)
         self._ledger = FifoLedger(int(p.pnl_window_s * 1000))
+        self._closed: list[TradeRecord] = []  # FIFO closes not yet drained by closed_trades()
         self._book = OrderBook()
         self._cancels = CancelBudget(p.max_cancels_per_minute)
         self._hedger = Hedger(market, p)
@@ -164,6 +167,10 @@ class MarketMakerStrategy(QuotingStrategy):
         self._ledger.fill(now, side, units, price, fee, m.lot)
         self._counts["maker_fills" if is_maker else "taker_fills"] += 1
         o = self._book.get(coi)
+        closed = self._ledger.last_closed
+        if closed is not None:
+            self._closed.append(self._trade_record(now, closed, price, "hedge" if o is not None and o.role == "hedge"
+                                                   else "quote" if o is not None else "unknown_order"))
         self._counts[f"fills_{o.role}" if o is not None else "fills_unknown"] += 1
         if o is not None:
             if o.new_size > 0:
@@ -227,12 +234,29 @@ class MarketMakerStrategy(QuotingStrategy):
             self._book.forget(coi)  # gone while we were away (its fills come from the position)
         return self._record(now, out)
 
+    def _trade_record(self, now: int, closed: Closed, exit_price: float, closed_by: str) -> TradeRecord:
+        """One FIFO close as a round trip, for storage, reports and risk's breakers. The exit time
+        carries the ledger's fill count below the ms, so two closes in one ms stay two rows."""
+        size = self.market.size_from_int(closed.units)
+        notional = closed.entry_price * size
+        return TradeRecord(
+            strategy=self.name, account_index=self.account_index, market_id=self.market.market_id,
+            side="long" if closed.direction > 0 else "short", entry_price=closed.entry_price, exit_price=exit_price,
+            entry_ts=closed.entry_ts_ms * NS_PER_MS, exit_ts=now * NS_PER_MS + self._ledger.fills % NS_PER_MS,
+            size=size, fees=closed.fees, pnl_quote=closed.realized,
+            pnl_pct=100.0 * closed.realized / notional if notional else 0.0, exit_reason=f"fifo_{closed_by}",
+            mfe_bps=0.0, mae_bps=0.0, ts_event=now * NS_PER_MS, seq=self._ledger.fills)
+
+    def closed_trades(self) -> list[TradeRecord]:
+        out, self._closed = self._closed, []
+        return out
+
     def adopt_position(self, ts_ms: int, size: float, entry_price: float) -> bool:
         units = self.market.size_to_int(size, Rounding.NEAREST)
         if units == self._ledger.position_units:
             return False
         price = entry_price if math.isfinite(entry_price) and entry_price > 0 else self._signals.last_mid or 0.0
-        self._ledger.reset_to(units, price)
+        self._ledger.reset_to(units, price, self._now(ts_ms))
         self._counts["positions_adopted"] += 1
         return True
 

@@ -138,6 +138,11 @@ class QuotingStrategy(ABC):
     def allow_entries(self, allowed: bool) -> None:
         """Risk halt or breaker: False cancels quotes at the next event and adds to no position."""
 
+    @abstractmethod
+    def closed_trades(self) -> list[Any]:
+        """TradeRecords of the positions closed since the previous call (drained): for a maker,
+        each fill that closes earlier FIFO lots."""
+
     # --- state and operators -------------------------------------------------------------
     @abstractmethod
     def open_orders(self) -> dict[int, dict[str, Any]]:

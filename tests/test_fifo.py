@@ -81,3 +81,15 @@ def test_reset_to_the_venues_position_keeps_realized() -> None:
     assert led.realized_total == pytest.approx(1.0)
     with pytest.raises(ValueError):
         led.fill(2, "buy", 0, 100.0, 0.0, LOT)
+
+
+def test_a_closing_fill_says_what_it_closed_oldest_first_with_both_fees() -> None:
+    ledger = FifoLedger(60_000)
+    ledger.fill(1_000, "buy", 2, 100.0, 0.2, 0.01)
+    assert ledger.last_closed is None  # opening closes nothing
+    ledger.fill(2_000, "buy", 2, 102.0, 0.2, 0.01)
+    realized = ledger.fill(3_000, "sell", 3, 105.0, 0.3, 0.01)
+    closed = ledger.last_closed
+    assert closed is not None and closed.units == 3 and closed.direction == 1 and closed.entry_ts_ms == 1_000
+    assert closed.entry_price == pytest.approx((2 * 100.0 + 102.0) / 3)
+    assert closed.fees == pytest.approx(0.2 + 0.1 + 0.3) and closed.realized == pytest.approx(realized)

@@ -128,3 +128,25 @@ def test_registry_presets_and_quoting_kinds() -> None:
     assert isinstance(s, MarketMakerStrategy) and s.params == old
     assert set(PRESETS["rsi_bb"]) == {"default", "selective"}  # the directional kinds are unchanged
     assert T0 > 0
+
+
+def test_a_fill_that_closes_inventory_is_a_round_trip_record_net_of_fees() -> None:
+    from tests.mm_harness import T0, Host
+
+    h = Host(over={"hedge_enabled": False})
+    t = h.warm(5.8)
+    quotes = h.quotes()
+    h.fill(t, quotes["buy"]["coi"], fee=0.001)  # opens: nothing closed yet
+    assert h.s.closed_trades() == []
+    h.book(t + 1000, 200.0)
+    ask = h.quotes()["sell"]
+    h.fill(t + 2000, ask["coi"], fee=0.001)
+    [trade] = h.s.closed_trades()
+    size = min(quotes["buy"]["size"], ask["size"])
+    assert (trade.side, trade.exit_reason, trade.entry_ts) == ("long", "fifo_quote", t * 10**6)
+    assert trade.size == pytest.approx(size) and trade.entry_price == quotes["buy"]["price"]
+    fees = 0.001 * size / quotes["buy"]["size"] + 0.001 * size / ask["size"]
+    gross = (ask["price"] - quotes["buy"]["price"]) * size
+    assert trade.pnl_quote == pytest.approx(gross - fees) and trade.fees == pytest.approx(fees)
+    assert trade.exit_ts // 10**6 == t + 2000 and h.s.closed_trades() == []  # drained
+    assert T0 < t
