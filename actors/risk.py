@@ -69,6 +69,7 @@ from messages.market import BookTop, FeedStatus, MarketBatch, Trade
 from messages.orders import (
     CancelAllIntent,
     CancelIntent,
+    ModifyIntent,
     OrderCanceled,
     OrderCommand,
     OrderExpired,
@@ -380,6 +381,18 @@ class RiskActor(ActorShell):
             self.metrics.orders.inc(1, tags=self.metrics.tags(intent.strategy))
             self._command(intent, origin_ns)
             return "approved"
+        if isinstance(intent, ModifyIntent):
+            # one order modified many times: each modify is its own (the strategy's seq tells them apart)
+            if not self.seen_intents.add((intent.account_index, intent.client_order_index, intent.seq)):
+                return "duplicate"
+            at_ns = self.clock.for_intent(intent.ts_event)
+            decision = self._fail_closed(intent.as_order()) or engine.check(intent.as_order(), at_ns / 1e9)
+            if not decision.approved:
+                self._refuse(intent, decision, at_ns)
+                return decision.code
+            self.counts["approved"] += 1
+            self._command(intent, origin_ns)
+            return "approved"
         at_ns = self.clock.for_intent(intent.ts_event)
         decision = engine.check_cancel(intent.strategy, intent.account_index, at_ns / 1e9)
         if not decision.approved:
@@ -406,7 +419,7 @@ class RiskActor(ActorShell):
                             reason=f"account {intent.account_index} is not reconciled with the venue yet")
         return None
 
-    def _command(self, intent: OrderIntent | CancelIntent | CancelAllIntent, origin_ns: int) -> None:
+    def _command(self, intent: OrderIntent | ModifyIntent | CancelIntent | CancelAllIntent, origin_ns: int) -> None:
         # a record stamp, no clock: storage keeps it as the order's sent_at, nothing measures
         # event time by it; the wall clock says when risk approved it
         command = OrderCommand(intent=intent, ts_event=wall_ns(), seq=self.cmd_seq.next())
@@ -428,7 +441,7 @@ class RiskActor(ActorShell):
         if result in ("duplicate", "failed"):
             self.inflight[intent.account_index].pop(intent.client_order_index, None)
 
-    def _refuse(self, intent: OrderIntent | CancelIntent, decision: Decision, at_ns: int) -> None:
+    def _refuse(self, intent: OrderIntent | ModifyIntent | CancelIntent, decision: Decision, at_ns: int) -> None:
         """at_ns: the event time the intent was judged at, which the refusal carries (so the
         journal shows the refusal where the rules saw it)."""
         self.counts["refused"] += 1
@@ -441,6 +454,7 @@ class RiskActor(ActorShell):
             strategy=intent.strategy, account_index=intent.account_index, market_id=market_id,
             client_order_index=intent.client_order_index, code=RISK_CODES.get(decision.code, 30000),
             reason=f"{decision.code}: {decision.reason}", source="risk", ts_event=at_ns, seq=self.msg_seq.next(),
+            op="place" if isinstance(intent, OrderIntent) else "modify" if isinstance(intent, ModifyIntent) else "cancel",
         )
         data = ORDER_EVENTS.encode(event)
         self.sender.send(f"strategy:{intent.strategy}", "on_order_event", data)
@@ -465,7 +479,7 @@ class RiskActor(ActorShell):
                 self._persist_position(event.account_index, event.market_id, source="fills")
             if isinstance(event, OrderFilled):
                 self.inflight[event.account_index].pop(event.client_order_index, None)
-        elif isinstance(event, (OrderRejected, OrderCanceled, OrderExpired)):
+        elif isinstance(event, (OrderCanceled, OrderExpired)) or (isinstance(event, OrderRejected) and event.op == "place"):
             self.inflight[event.account_index].pop(event.client_order_index, None)
 
     def _persist_position(self, account: int, market_id: int, source: str) -> None:

@@ -54,11 +54,12 @@ from typing import Any
 import msgspec
 
 from actors.common import NS_PER_MS, ActorContext, ActorShell, BoundedSet, Outbox, SeqCounter, wall_ns
-from messages.codec import ANY, COMMANDS, ORDER_EVENTS
+from messages.codec import ANY, COMMANDS, ORDER_EVENTS, journal_record
 from messages.orders import (
     CancelAllIntent,
     CancelIntent,
     Fill,
+    ModifyIntent,
     OrderAccepted,
     OrderCanceled,
     OrderCommand,
@@ -66,6 +67,7 @@ from messages.orders import (
     OrderExpired,
     OrderFilled,
     OrderIntent,
+    OrderModified,
     OrderPartiallyFilled,
     OrderRejected,
 )
@@ -135,7 +137,7 @@ class RouterActor(ActorShell):
         self._origin_order: deque[tuple[int, int]] = deque()
         self.counts: dict[str, int] = {"sent": 0, "accepted": 0, "rejected": 0, "fills": 0, "canceled": 0,
                                        "duplicates": 0, "retries": 0, "unknown_fate": 0, "cancel_sent": 0,
-                                       "fills_stored_before": 0}
+                                       "fills_stored_before": 0, "modify_sent": 0}
         self.consumer: asyncio.Task[None] | None = None
         self.last_event_lag_ms = 0.0
 
@@ -255,6 +257,8 @@ class RouterActor(ActorShell):
         intent = command.intent
         if isinstance(intent, OrderIntent):
             return await self._place(command, intent, origin_ns)
+        if isinstance(intent, ModifyIntent):
+            return await self._modify(command, intent)
         if isinstance(intent, CancelIntent):
             return await self._cancel(command, intent)
         return await self._cancel_all(command, intent)
@@ -369,7 +373,42 @@ class RouterActor(ActorShell):
                              client_order_index=order.coi, code=code, reason=reason,
                              source=source, ts_event=wall_ns(), seq=self.event_seq.next())  # type: ignore[arg-type]
 
+    async def _modify(self, command: OrderCommand, intent: ModifyIntent) -> str:
+        """New price and remaining size for an open order. Journaled (not durably: a modify sent twice
+        asks for the same terms twice) before it is sent; the venue's answer goes to the strategy as
+        OrderModified, or OrderRejected(op="modify"), after which the order rests as it was."""
+        from venue.codes import ORDER_NOT_FOUND
+        from venue.order_client import TxAccepted
+
+        client = self.clients.get(intent.account_index)
+        order = self.orders.get((intent.account_index, intent.client_order_index))
+        if client is None or order is None or order.done:
+            self._deliver(self._refused_op(intent, "modify", ORDER_NOT_FOUND, "no open order to modify", "router"))
+            return "rejected"
+        self.outbox.put(ANY.encode(journal_record(command, actor=self.name, seq=command.seq, ts_init=wall_ns())))
+        index = order.order_index if order.order_index is not None else intent.client_order_index
+        outcome = await client.modify(intent.market_id, index, intent.price, intent.size)
+        self.counts["modify_sent"] += 1
+        if isinstance(outcome, TxAccepted):
+            order.size = order.filled + intent.size  # fills count against the order's new total
+            self._deliver(OrderModified(strategy=order.strategy, account_index=order.account, market_id=order.market,
+                                        client_order_index=order.coi, price=intent.price, remaining=intent.size,
+                                        tx_hash=outcome.tx_hash, ts_event=wall_ns(), seq=self.event_seq.next()))
+            return "accepted"
+        self._deliver(self._refused_op(intent, "modify", outcome.code, outcome.reason,
+                                       "venue" if outcome.sent else "router"))
+        return "rejected"
+
+    def _refused_op(self, intent: ModifyIntent | CancelIntent, op: str, code: int, reason: str,
+                    source: str) -> OrderRejected:
+        """A refused modify or cancel: the order itself is untouched (op tells the strategy so)."""
+        return OrderRejected(strategy=intent.strategy, account_index=intent.account_index, market_id=intent.market_id,
+                             client_order_index=intent.client_order_index, code=code, reason=reason,
+                             source=source, op=op, ts_event=wall_ns(), seq=self.event_seq.next())  # type: ignore[arg-type]
+
     async def _cancel(self, command: OrderCommand, intent: CancelIntent) -> str:
+        from venue.order_client import TxRejected
+
         client = self.clients.get(intent.account_index)
         if client is None:
             return "rejected"
@@ -378,6 +417,10 @@ class RouterActor(ActorShell):
         index = order.order_index if order is not None and order.order_index is not None else intent.client_order_index
         outcome = await client.cancel(intent.market_id, index)
         self.counts["cancel_sent"] += 1
+        if isinstance(outcome, TxRejected) and outcome.sent:
+            # the venue refused it (the order is gone, filled or never was): say so, so that the
+            # strategy does not wait for a cancel confirmation that will never come
+            self._deliver(self._refused_op(intent, "cancel", outcome.code, outcome.reason, "venue"), persist=False)
         return type(outcome).__name__
 
     async def _cancel_all(self, command: OrderCommand, intent: CancelAllIntent) -> str:

@@ -474,6 +474,10 @@ class StrategyActor(ActorShell):
             if self._apply_fill(event, replay=False):
                 await self._write_snapshot()
         elif isinstance(event, (OrderRejected, OrderCanceled, OrderExpired)):
+            if isinstance(event, OrderRejected) and event.op != "place":
+                self.log.info("{} of order {} refused by {}: {}", event.op, event.client_order_index, event.source,
+                              event.reason)
+                return  # the order itself lives on: its own end comes later
             if not self.done_orders.add(event.client_order_index):
                 return
             self.intents.pop(event.client_order_index, None)

@@ -1,6 +1,6 @@
 """Orders: intents (strategy -> risk), commands (risk -> router) and order events (router -> all).
 
-Flow: a strategy emits an `OrderIntent` (or `CancelIntent` / `CancelAllIntent`); the risk actor
+Flow: a strategy emits an `OrderIntent` (or `ModifyIntent` / `CancelIntent` / `CancelAllIntent`); the risk actor
 checks it and wraps the approved intent in an `OrderCommand` carrying risk's own seq and approval
 time; the router persists the command (durably) **before** sending it, then reports what the venue
 did as order events, which go to risk (netting), the strategy and persistence.
@@ -86,6 +86,33 @@ class CancelIntent(Message, frozen=True, kw_only=True, tag="cancel_intent"):
     reason: str
 
 
+class ModifyIntent(Message, frozen=True, kw_only=True, tag="modify_intent"):
+    """New price and remaining size for a resting limit order of ours (Lighter's modify
+    transaction; the order keeps its client_order_index and loses its queue place on a price
+    change). side and post_only repeat the order's own, so risk checks it as the order it becomes."""
+
+    strategy: str
+    account_index: int
+    market_id: int
+    client_order_index: int
+    side: Side
+    price: float
+    size: float  # the new remaining size
+    reason: str
+    post_only: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("price", self.price)
+        _positive("size", self.size)
+
+    def as_order(self) -> OrderIntent:
+        """The order this one becomes, for the checks that judge a new order (band, cross, size)."""
+        return OrderIntent(strategy=self.strategy, account_index=self.account_index, market_id=self.market_id,
+                           client_order_index=self.client_order_index, side=self.side, size=self.size,
+                           kind="limit", tif="post_only" if self.post_only else "gtt", reason=self.reason,
+                           price=self.price, ts_event=self.ts_event, seq=self.seq)
+
+
 class CancelAllIntent(Message, frozen=True, kw_only=True, tag="cancel_all_intent"):
     """Cancel every open order of the account; market_id None means every market."""
 
@@ -95,7 +122,7 @@ class CancelAllIntent(Message, frozen=True, kw_only=True, tag="cancel_all_intent
     market_id: int | None = None
 
 
-Intent = OrderIntent | CancelIntent | CancelAllIntent
+Intent = OrderIntent | ModifyIntent | CancelIntent | CancelAllIntent
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,11 +174,22 @@ class OrderAccepted(OrderEvent, frozen=True, kw_only=True, tag="order_accepted")
 
 
 class OrderRejected(OrderEvent, frozen=True, kw_only=True, tag="order_rejected"):
-    """code is the venue's result code (venue.codes) or the rejecting actor's own code."""
+    """code is the venue's result code (venue.codes) or the rejecting actor's own code. op says
+    what was refused: a refused place ends the order; a refused modify or cancel leaves it as it
+    was (still resting at the venue)."""
 
     code: int
     reason: str
     source: RejectSource = "venue"
+    op: Literal["place", "modify", "cancel"] = "place"
+
+
+class OrderModified(OrderEvent, frozen=True, kw_only=True, tag="order_modified"):
+    """The venue took our modify: the order now rests at price with `remaining` left."""
+
+    price: float
+    remaining: float
+    tx_hash: str = ""
 
 
 class OrderPartiallyFilled(OrderEvent, frozen=True, kw_only=True, tag="order_partially_filled"):
@@ -180,5 +218,5 @@ class OrderExpired(OrderEvent, frozen=True, kw_only=True, tag="order_expired"):
 
 FillEvent = OrderPartiallyFilled | OrderFilled
 OrderEventMessage = (
-    OrderAccepted | OrderRejected | OrderPartiallyFilled | OrderFilled | OrderCanceled | OrderExpired
+    OrderAccepted | OrderModified | OrderRejected | OrderPartiallyFilled | OrderFilled | OrderCanceled | OrderExpired
 )

@@ -42,6 +42,7 @@ from messages.orders import (
     OrderExpired,
     OrderFilled,
     OrderIntent,
+    OrderModified,
     OrderPartiallyFilled,
     OrderRejected,
 )
@@ -366,6 +367,10 @@ _ORDER_ACCEPTED = (
 _ORDER_REJECTED = (
     "UPDATE orders SET reject_code = ?, reject_reason = ? WHERE account_index = ? AND client_order_index = ?"
 )
+_ORDER_MODIFIED = (
+    "UPDATE orders SET price = ?, size = filled_size + ?, updated_ts = ? "
+    "WHERE account_index = ? AND client_order_index = ?"
+)
 _ORDER_FILLED_SIZE = (
     "UPDATE orders SET filled_size = MAX(filled_size, ?) WHERE account_index = ? AND client_order_index = ?"
 )
@@ -455,9 +460,14 @@ def rows_for(record: object, *, keep_snapshots: int = 100) -> list[Row]:
                 Row(_ORDER_ACCEPTED, (record.tx_hash, record.order_index, *key)),
                 _status_row(record, ACCEPTED),
             ]
-        case OrderRejected():
+        case OrderRejected(op="place"):
             key = (record.account_index, record.client_order_index)
             return [Row(_ORDER_REJECTED, (record.code, record.reason, *key)), _status_row(record, REJECTED)]
+        case OrderRejected():  # a refused modify or cancel: the order rests as it was
+            return []
+        case OrderModified():
+            key = (record.account_index, record.client_order_index)
+            return [Row(_ORDER_MODIFIED, (record.price, record.remaining, record.ts_event, *key))]
         case OrderPartiallyFilled() | OrderFilled():
             final = isinstance(record, OrderFilled)
             key = (record.account_index, record.client_order_index)

@@ -43,7 +43,7 @@ from messages.codec import (
     open_journal_record,
 )
 from messages.market import MarketEvent, MarketEventType
-from messages.orders import OrderKind
+from messages.orders import ModifyIntent, OrderKind
 
 # ---------------------------------------------------------------------------------------------
 # Hypothesis strategies derived from the Structs' own type information, so a field added later
@@ -107,16 +107,23 @@ def _order_intents(draw: st.DrawFn) -> OrderIntent:
     )
 
 
-_OVERRIDES: dict[type, st.SearchStrategy[Any]] = {OrderIntent: _order_intents()}
+def _fields(cls: type, **overrides: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    info = mi.type_info(cls)
+    assert isinstance(info, mi.StructType)
+    fields = {field.name: _for_type(field.type) for field in info.fields}
+    return st.builds(cls, **{**fields, **overrides})
+
+
+_OVERRIDES: dict[type, st.SearchStrategy[Any]] = {
+    OrderIntent: _order_intents(),
+    ModifyIntent: _fields(ModifyIntent, price=_POSITIVE, size=_POSITIVE),  # checked on construction
+}
 
 
 def message_strategy(cls: type) -> st.SearchStrategy[Any]:
     if cls in _OVERRIDES:
         return _OVERRIDES[cls]
-    info = mi.type_info(cls)
-    assert isinstance(info, mi.StructType)
-    fields = {field.name: _for_type(field.type) for field in info.fields}
-    return st.builds(cls, **fields)
+    return _fields(cls)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -511,3 +511,21 @@ def test_backups_in_the_same_instant_get_distinct_ordered_names(db_path: Path, t
     second = backup_database(db_path, tmp_path / "b", now=moment)
     assert first != second and list_backups(db_path, tmp_path / "b") == [first, second]
     assert first.name == "test-20250504T000000_000000Z.db"
+
+
+async def test_a_modified_order_keeps_its_row_with_the_new_terms_and_a_refused_modify_changes_nothing(
+        writer: StorageWriter, db_path: Path) -> None:
+    from messages.orders import OrderModified
+
+    key: dict[str, Any] = dict(strategy="rsi_bb", account_index=1001, market_id=2, client_order_index=7)
+    await writer.write_durable(command(7))
+    writer.submit(fill(20, coi=7, final=False))  # 0.05 of 0.1 filled
+    writer.submit(OrderModified(price=151.0, remaining=0.08, ts_event=2_500, seq=1, **key))
+    writer.submit(OrderRejected(code=21710, reason="order not found", op="modify", ts_event=2_600, seq=2, **key))
+    writer.submit(OrderRejected(code=21710, reason="order not found", op="cancel", ts_event=2_700, seq=3, **key))
+    await writer.flush()
+    with StorageReader(db_path) as reader:
+        order = reader.order(1001, 7)
+        assert order is not None
+        assert (order.price, order.size, order.filled_size) == (151.0, pytest.approx(0.13), 0.05)
+        assert (order.status, order.reject_code) == ("partially_filled", None)  # still open at the venue
