@@ -43,31 +43,18 @@ import msgspec
 from aiohttp import web
 from loguru import logger
 
-from venue import codes
 from venue.markets import SOL_DEFAULT, MarketSpec
+from venue.sim.app import build_app
 from venue.sim.candle_history import CandleHistory
+from venue.sim.counters import Counters
 from venue.sim.engine import MatchingEngine
 from venue.sim.faults import FaultConfig, Faults
 from venue.sim.publisher import BookFeed, Publisher, encode
-from venue.sim.rest_api import TradeShaper, account_update_message, build_app, external_trade_json
-from venue.sim.txinfo import (
-    CANCEL_ALL_ABORT,
-    CANCEL_ALL_SCHEDULED,
-    CancelAllOrdersTx,
-    CancelOrderTx,
-    CreateOrderTx,
-    Tx,
-)
-from venue.sim.types import (
-    OrderRequest,
-    OrderType,
-    SimOrder,
-    SimTrade,
-    SourceBook,
-    SourceEvent,
-    SourceTrade,
-    TimeInForce,
-)
+from venue.sim.sequencing import Sequencing
+from venue.sim.shapes import account_update_message
+from venue.sim.tiers import AccountTiers
+from venue.sim.trade_shapes import TradeShaper, external_trade_json
+from venue.sim.types import SimOrder, SimTrade, SourceBook, SourceEvent, SourceTrade
 
 NS_PER_MS = 1_000_000
 EXTERNAL_TRADE_ID_START = 10**15  # external prints get ids far above the engine's own trade ids
@@ -75,26 +62,6 @@ RECENT_TRADES_KEPT = 1_000
 ACCOUNT_TRADES_KEPT = 500
 PRIME_EVENT_LIMIT = 100_000  # events read at start-up looking for each market's first book
 MAX_SPEED_BATCH_S = 0.005  # at speed 0, yield to the loop at least this often
-
-
-class Counters(msgspec.Struct, kw_only=True):
-    source_events: int = 0
-    source_malformed: int = 0  # events or levels dropped (non-finite, non-positive, time going back)
-    book_updates: int = 0
-    trade_messages: int = 0
-    txs: int = 0
-    orders: int = 0  # create-order transactions the engine accepted
-    rejects: int = 0  # create/cancel transactions answered with a code != 200
-    injected_rejects: int = 0
-    fills: int = 0  # simulator trades (fills involving a simulator account)
-    cancels: int = 0
-    expired: int = 0
-    invalid_nonce: int = 0
-    malformed_tx: int = 0
-    malformed_requests: int = 0
-    http_429: int = 0
-    ws_malformed: int = 0
-    ws_txs: int = 0  # transactions received over the websocket (jsonapi/sendtx)
 
 
 SourceLike = Any  # "synthetic" | "candles:PATH" | "binance:PATH" | MarketSource | Iterable[SourceEvent]
@@ -112,7 +79,7 @@ def check_loopback(host: str) -> str:
     raise ValueError(f"refusing to bind {host!r}: the simulator binds only to a loopback address (127.0.0.1)")
 
 
-class SimServer:
+class SimServer(Sequencing):
     """The simulator: engine + market source + REST/websocket server + fault knobs."""
 
     def __init__(
@@ -140,6 +107,8 @@ class SimServer:
         stall_timeout_s: float = 10.0,
         trade_id_start: int | None = None,
         history_hours: float = 0.0,
+        default_tier: str = "paper",
+        account_tiers: Mapping[int, str] | None = None,
     ) -> None:
         if not (isinstance(speed, (int, float)) and math.isfinite(speed) and speed >= 0):
             raise ValueError(f"speed must be a finite number >= 0 (0 = as fast as possible), got {speed!r}")
@@ -202,18 +171,17 @@ class SimServer:
         }
         self.account_trade_log: dict[int, deque[dict[str, Any]]] = {}
         self.shaper = TradeShaper(self.markets, max_leverage=max_leverage)
-        self.nonces: dict[tuple[int, int], int] = {}
         self.counters = Counters()
         self.now_ms = int(time.time() * 1000)  # replaced by the first event's time
         self.block_height = 0
         self.source_done = asyncio.Event()
-        self._scheduled_cancels: dict[int, int] = {}  # account -> event ms of a scheduled cancel-all
         self._external_trade_ids = itertools.count(EXTERNAL_TRADE_ID_START)
         self._events: Iterator[tuple[int, SourceEvent]] | None = None
         self._last_ts_ns: dict[int, int] = {}
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        self._init_sequencing(AccountTiers(default_tier, account_tiers))  # ValueError: an unknown tier
 
     # =========================================================================================
     # lifecycle
@@ -275,6 +243,7 @@ class SimServer:
             except Exception:  # noqa: BLE001 - a crashed background task was already logged
                 pass
         self._tasks = []
+        self._drop_pending()
         self.publisher.drop_all("shutdown")
         if self._runner is not None:
             await self._runner.cleanup()
@@ -453,113 +422,12 @@ class SimServer:
         return out
 
     def _advance_clock(self, ts_ms: int) -> None:
-        if ts_ms > self.now_ms or self.counters.source_events == 1:
+        if self._pending:
+            self._release_due(ts_ms)  # transactions whose speed bump ends first take effect first
+        if self.counters.source_events == 1:
             self.now_ms = ts_ms
+        self._set_now(ts_ms)
         self.block_height += 1
-
-    # =========================================================================================
-    # transactions (REST sendTx / sendTxBatch after parsing and the nonce check)
-    # =========================================================================================
-    def next_nonce(self, account_index: int, api_key_index: int) -> int:
-        return self.nonces.get((account_index, api_key_index), self.initial_nonce)
-
-    def consume_nonce(self, account_index: int, api_key_index: int) -> None:
-        key = (account_index, api_key_index)
-        self.nonces[key] = self.nonces.get(key, self.initial_nonce) + 1
-
-    def to_event_ms(self, client_ms: int, wall_ms: int) -> int:
-        """A client's wall-clock timestamp (expiry, scheduled time) on the simulator's event clock."""
-        if abs(client_ms - wall_ms) <= abs(client_ms - self.now_ms):
-            return self.now_ms + (client_ms - wall_ms)
-        return client_ms
-
-    def apply_tx(self, tx: Tx, wall_ms: int, received_ns: int | None = None) -> tuple[int, str]:
-        """Apply one parsed transaction whose nonce was accepted; returns (code, message).
-        received_ns (when its request reached the venue) is for subclasses that audit arrivals."""
-        self.counters.txs += 1
-        self.block_height += 1
-        if isinstance(tx, CreateOrderTx):
-            return self._create_order(tx, wall_ms)
-        if isinstance(tx, CancelOrderTx):
-            return self._cancel_order(tx)
-        return self._cancel_all(tx, wall_ms)
-
-    def _create_order(self, tx: CreateOrderTx, wall_ms: int) -> tuple[int, str]:
-        injected = self.faults.order_reject_code()
-        if injected is not None:
-            self.counters.rejects += 1
-            self.counters.injected_rejects += 1
-            return injected, codes.message_for(injected)
-        expiry = 0
-        is_resting = tx.type == OrderType.LIMIT and tx.time_in_force != TimeInForce.IOC
-        if is_resting and tx.order_expiry > 0:
-            expiry = self.to_event_ms(tx.order_expiry, wall_ms)
-            if expiry <= self.now_ms:
-                self.counters.rejects += 1
-                return codes.ORDER_EXPIRED, f"{codes.message_for(codes.ORDER_EXPIRED)}: expiry is not in the future"
-        request = OrderRequest(
-            account_index=tx.account_index,
-            market_id=tx.market_index,
-            client_order_index=tx.client_order_index,
-            base_amount=tx.base_amount,
-            price=tx.price,
-            is_ask=bool(tx.is_ask),
-            order_type=OrderType(tx.type),
-            time_in_force=TimeInForce(tx.time_in_force),
-            reduce_only=bool(tx.reduce_only),
-            order_expiry_ms=expiry,
-            nonce=tx.nonce,
-            api_key_index=tx.api_key_index,
-        )
-        result = self.engine.submit(request, self.now_ms)
-        if result.code != codes.OK:
-            self.counters.rejects += 1
-            return result.code, result.message or codes.message_for(result.code)
-        self.counters.orders += 1
-        self._after_step({tx.market_index}, result.trades, [])
-        return codes.OK, codes.message_for(codes.OK)
-
-    def _cancel_order(self, tx: CancelOrderTx) -> tuple[int, str]:
-        if tx.market_index not in self.markets:
-            self.counters.rejects += 1
-            return codes.INVALID_MARKET, f"{codes.message_for(codes.INVALID_MARKET)}: {tx.market_index}"
-        code, order = self.engine.cancel(tx.account_index, tx.market_index, tx.index, self.now_ms)
-        if code != codes.OK:
-            self.counters.rejects += 1
-            return code, f"{codes.message_for(code)}: index {tx.index}"
-        self.counters.cancels += 1
-        self._after_step({tx.market_index}, [], [])
-        return codes.OK, codes.message_for(codes.OK)
-
-    def _cancel_all(self, tx: CancelAllOrdersTx, wall_ms: int) -> tuple[int, str]:
-        market = tx.market_index
-        if market is not None and market not in self.markets:
-            self.counters.rejects += 1
-            return codes.INVALID_MARKET, f"{codes.message_for(codes.INVALID_MARKET)}: {market}"
-        if tx.time_in_force == CANCEL_ALL_SCHEDULED:
-            self._scheduled_cancels[tx.account_index] = self.to_event_ms(tx.time, wall_ms)
-            return codes.OK, "cancel-all scheduled"
-        if tx.time_in_force == CANCEL_ALL_ABORT:
-            self._scheduled_cancels.pop(tx.account_index, None)
-            return codes.OK, "scheduled cancel-all aborted"
-        canceled = self.engine.cancel_all(tx.account_index, self.now_ms, market)
-        self.counters.cancels += len(canceled)
-        self._after_step({o.market_id for o in canceled}, [], [])
-        return codes.OK, f"{len(canceled)} orders canceled"
-
-    def scheduled_cancel_time(self, account_index: int) -> int:
-        """Event ms of the account's scheduled cancel-all, 0 if none."""
-        return self._scheduled_cancels.get(account_index, 0)
-
-    def _run_scheduled_cancels(self) -> set[int]:
-        due = [a for a, at in self._scheduled_cancels.items() if at <= self.now_ms]
-        touched: set[int] = set()
-        for account in due:
-            del self._scheduled_cancels[account]
-            canceled = self.engine.cancel_all(account, self.now_ms)
-            self.counters.cancels += len(canceled)
-            touched.update(o.market_id for o in canceled)
-        return touched
 
     # =========================================================================================
     # publishing what a step changed

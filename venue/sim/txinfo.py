@@ -5,7 +5,10 @@ The SDK's signer emits PascalCase JSON, for example a create order (tx type 14):
    "Price":150000,"IsAsk":0,"Type":0,"TimeInForce":1,"ReduceOnly":0,"TriggerPrice":0,
    "OrderExpiry":1797658930597,"ExpiredAt":1795240329597,"Nonce":5,"Sig":"...","L2TxAttributes":null}
 a cancel (15) carries "MarketIndex" and "Index", a cancel-all (16) "TimeInForce" and "Time" and,
-when limited to one market, "L2TxAttributes": {"5": market_index}. Signatures are not verified:
+when limited to one market, "L2TxAttributes": {"5": market_index}, a modify (17, as
+`SignerClient.sign_modify_order` signs it) "MarketIndex", "Index", "BaseAmount", "Price" and
+"TriggerPrice". "Index" of a cancel or a modify is the venue's order index, or a client order
+index when below 2**48. A modify's "BaseAmount" is the order's new remaining size. Signatures are not verified:
 the simulator trusts the account index the transaction names (it is a paper venue).
 """
 
@@ -20,6 +23,7 @@ from venue import codes
 TX_TYPE_CREATE_ORDER = 14
 TX_TYPE_CANCEL_ORDER = 15
 TX_TYPE_CANCEL_ALL_ORDERS = 16
+TX_TYPE_MODIFY_ORDER = 17
 
 # the key of the market index inside a cancel-all's L2TxAttributes (lighter-sdk 1.1.8)
 L2_ATTRIBUTE_MARKET_INDEX = "5"
@@ -79,12 +83,21 @@ class CancelAllOrdersTx(_Tx, frozen=True, kw_only=True):
         return market if isinstance(market, int) and not isinstance(market, bool) else None
 
 
-Tx = CreateOrderTx | CancelOrderTx | CancelAllOrdersTx
+class ModifyOrderTx(_Tx, frozen=True, kw_only=True):
+    market_index: int
+    index: int
+    base_amount: int  # the new remaining size
+    price: int
+    trigger_price: int = 0
 
-_TYPES: dict[int, type[CreateOrderTx] | type[CancelOrderTx] | type[CancelAllOrdersTx]] = {
+
+Tx = CreateOrderTx | CancelOrderTx | CancelAllOrdersTx | ModifyOrderTx
+
+_TYPES: dict[int, type[CreateOrderTx] | type[CancelOrderTx] | type[CancelAllOrdersTx] | type[ModifyOrderTx]] = {
     TX_TYPE_CREATE_ORDER: CreateOrderTx,
     TX_TYPE_CANCEL_ORDER: CancelOrderTx,
     TX_TYPE_CANCEL_ALL_ORDERS: CancelAllOrdersTx,
+    TX_TYPE_MODIFY_ORDER: ModifyOrderTx,
 }
 
 _DECODERS = {tx_type: msgspec.json.Decoder(cls) for tx_type, cls in _TYPES.items()}
@@ -114,6 +127,8 @@ def parse_tx(tx_type: int, tx_info: str | bytes) -> Tx:
             )
         if tx.time_in_force not in (0, 1, 2):
             raise TxInfoError(codes.INVALID_TX_INFO, f"time in force {tx.time_in_force} is not 0, 1 or 2")
+    if isinstance(tx, (CancelOrderTx, ModifyOrderTx)) and tx.index < 0:
+        raise TxInfoError(codes.INVALID_TX_INFO, f"Index must be >= 0, got {tx.index}")
     if isinstance(tx, CancelAllOrdersTx) and tx.time_in_force not in (0, 1, 2):
         raise TxInfoError(
             codes.INVALID_TX_INFO, f"cancel-all time in force {tx.time_in_force} is not 0, 1 or 2"

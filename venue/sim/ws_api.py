@@ -12,6 +12,9 @@ and get replies on a colon channel, as on Lighter:
                                                   -> {"type":"jsonapi/sendtx","id":..,"code":200,
                                                       "tx_hash":..} (a refusal: its code and message),
                                                      the same transaction handling as REST sendTx
+  {"type":"jsonapi/sendtxbatch","data":{"id":..,"tx_types":"[14,15]" or [..],"tx_infos":"[..]" or [..]}}
+                                                  -> {"type":"jsonapi/sendtxbatch","id":..,"code":200,
+                                                      "tx_hash":[..],"results":[..]}: REST sendTxBatch
 Any `auth` field is accepted and ignored. The server pings ({"type":"ping"}) every
 ping_interval_s and closes a connection it has heard nothing from for idle_timeout_s. Malformed
 messages are counted and answered with an error; they never close the connection.
@@ -29,7 +32,10 @@ from aiohttp import WSMsgType, web
 
 from venue import codes
 from venue.sim.publisher import Client, encode
-from venue.sim.rest_api import SIM_KEY, account_snapshot_message, submit_tx
+from venue.sim.rest_api import SIM_KEY
+from venue.sim.shapes import account_snapshot_message
+from venue.sim.tx_api import submit_batch, submit_tx
+from venue.sim.venue_protocol import SimVenue
 
 RECENT_TRADES_ON_SUBSCRIBE = 50
 MAX_CLIENT_MESSAGE = 64 * 1024
@@ -75,7 +81,7 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-def on_message(sim: Any, client: Client, data: str | bytes, received_ns: int | None = None) -> None:
+def on_message(sim: SimVenue, client: Client, data: str | bytes, received_ns: int | None = None) -> None:
     publisher = sim.publisher
     try:
         message = msgspec.json.decode(data)
@@ -90,16 +96,16 @@ def on_message(sim: Any, client: Client, data: str | bytes, received_ns: int | N
         publisher.send(client, _PONG)
     elif kind == "pong":
         pass  # liveness is noted on receipt of any message
-    elif kind == "jsonapi/sendtx":
+    elif kind in ("jsonapi/sendtx", "jsonapi/sendtxbatch"):
         request = message.get("data")
         if not isinstance(request, dict):
             sim.counters.ws_malformed += 1
-            publisher.send(client, _error("jsonapi/sendtx needs a data object"))
+            publisher.send(client, _error(f"{kind} needs a data object"))
             return
         sim.counters.ws_txs += 1
-        # a task per transaction, started in arrival order: without the delay fault it runs to
-        # completion at once, so transactions are applied in the order they came
-        task = asyncio.ensure_future(_send_tx(sim, client, request, received_ns or time.time_ns()))
+        # a task per request, started in arrival order: without the delay fault or a speed bump it
+        # runs to completion at once, so transactions are applied in the order they came
+        task = asyncio.ensure_future(_send_tx(sim, client, kind, request, received_ns or time.time_ns()))
         _tx_tasks.add(task)
         task.add_done_callback(_tx_tasks.discard)
     elif kind in ("subscribe", "unsubscribe"):
@@ -120,21 +126,24 @@ def on_message(sim: Any, client: Client, data: str | bytes, received_ns: int | N
         publisher.send(client, _error(f"unknown message type {kind!r}"))
 
 
-async def _send_tx(sim: Any, client: Client, request: dict[str, Any], received_ns: int) -> None:
-    _status, answer = await submit_tx(sim, request.get("tx_type"), request.get("tx_info"), received_ns)
-    reply: dict[str, Any] = {"type": "jsonapi/sendtx", **answer}
+async def _send_tx(sim: SimVenue, client: Client, kind: str, request: dict[str, Any], received_ns: int) -> None:
+    if kind == "jsonapi/sendtx":
+        _status, answer = await submit_tx(sim, request.get("tx_type"), request.get("tx_info"), received_ns)
+    else:
+        _status, answer = await submit_batch(sim, request.get("tx_types"), request.get("tx_infos"), received_ns)
+    reply: dict[str, Any] = {"type": kind, **answer}
     if "id" in request:
         reply["id"] = request["id"]
     sim.publisher.send(client, encode(reply))
 
 
-def _valid(sim: Any, kind: str, arg: int) -> bool:
+def _valid(sim: SimVenue, kind: str, arg: int) -> bool:
     if kind in ("order_book", "trade"):
         return arg in sim.markets
     return kind == "account_all" and arg >= 0
 
 
-def _snapshot(sim: Any, kind: str, arg: int) -> bytes:
+def _snapshot(sim: SimVenue, kind: str, arg: int) -> bytes:
     """The subscribed/* message, built from what has been published (so deltas continue it)."""
     if kind == "order_book":
         return sim.books[arg].snapshot(sim.now_ms)
