@@ -88,6 +88,8 @@ class VenueSimActor(ActorShell):
             collateral=cfg.collateral,
             maker_fee=cfg.maker_fee,
             taker_fee=cfg.taker_fee,
+            default_tier=cfg.default_tier,
+            account_tiers=dict(cfg.account_tiers),
             record_events=bool(self.options.get("record_events", False)),
         )
         await self.sim.start()

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 Mode = Literal["paper", "live"]
 StrategyKind = Literal["rsi_bb", "renko_ao", "breakout", "market_maker"]
+QUOTING_KINDS = frozenset({"market_maker"})  # strategies that keep several named orders (strategies/quoting.py)
 
 _NAME = r"^[a-z0-9][a-z0-9_\-]*$"  # usable inside a Ray actor name ("strategy:<name>")
 _CLASS_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -62,6 +63,20 @@ class SimConfig(_Model):
     # candles, so strategies warm up at once: 14 covers breakout's 50 15-minute candles with a
     # margin; 0 = none. A candles file must hold more than this; a recording has no past.
     history_hours: float = Field(default=14.0, ge=0, le=744, allow_inf_nan=False)
+    # Lighter's account tiers (venue.sim.tiers): "standard" (200/300 ms speed bumps, 60
+    # transactions a minute of event time, no fees), "premium" (0/150 ms, maker 0.28 and taker
+    # 1.96 bps), or "paper" (no bump, no limit, maker_fee/taker_fee above): the default, which the
+    # directional strategies' fast runs need; account_tiers overrides it per account
+    default_tier: Literal["paper", "standard", "premium"] = "paper"
+    account_tiers: dict[int, Literal["paper", "standard", "premium"]] = Field(default_factory=dict)
+
+    @field_validator("account_tiers")
+    @classmethod
+    def _accounts_non_negative(cls, value: dict[int, str]) -> dict[int, str]:
+        bad = [a for a in value if a < 0]
+        if bad:
+            raise ValueError(f"account index must be >= 0, got {bad[0]}")
+        return value
 
     @model_validator(mode="after")
     def _source_needs_path(self) -> SimConfig:
@@ -97,6 +112,12 @@ class VenueConfig(_Model):
 # ---------------------------------------------------------------------------------------------
 
 
+class BreakerConfig(_Model):
+    daily_loss_pct: float = Field(default=2.0, gt=0, le=100)  # of the account's equity; resets 00:00 UTC
+    max_consecutive_losses: int = Field(default=5, ge=1)
+    max_drawdown_pct: float = Field(default=5.0, gt=0, le=100)  # from the equity peak
+
+
 class StrategyConfig(_Model):
     """One strategy instance: one market on its own Lighter account.
 
@@ -117,6 +138,8 @@ class StrategyConfig(_Model):
     size_min: float = Field(default=0.1, gt=0)
     size_max: float = Field(default=0.1, gt=0)
     params: dict[str, Any] = {}  # overrides of the preset's parameters (the strategy validates them)
+    breakers: BreakerConfig | None = None  # this strategy's own breakers instead of risk.breakers (a maker
+    # closes many small FIFO lots: five small losses in a row are its everyday, not a losing streak)
     key_file: Path | None = None
     private_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
 
@@ -146,12 +169,6 @@ class StrategyConfig(_Model):
 # ---------------------------------------------------------------------------------------------
 # Risk, feed, storage, supervision
 # ---------------------------------------------------------------------------------------------
-
-
-class BreakerConfig(_Model):
-    daily_loss_pct: float = Field(default=2.0, gt=0, le=100)  # of the account's equity; resets 00:00 UTC
-    max_consecutive_losses: int = Field(default=5, ge=1)
-    max_drawdown_pct: float = Field(default=5.0, gt=0, le=100)  # from the equity peak
 
 
 class RiskConfig(_Model):
@@ -254,12 +271,13 @@ class AppSettings(_Model):
     supervisor: SupervisorConfig = SupervisorConfig()
     children: list[ChildSpec] = list(DEFAULT_CHILDREN)  # start order; strategies start after them
     strategy_actor: str = "actors.strategy:StrategyActor"
+    quoting_actor: str = "actors.quoting:QuotingActor"  # hosts the quoting kinds (market_maker)
     cancel_on_exit: bool = True  # cancel every open order on shutdown
     dashboard: bool = False  # the Ray dashboard (about 200 MiB more memory)
     json_logs: bool = False
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("strategy_actor")
+    @field_validator("strategy_actor", "quoting_actor")
     @classmethod
     def _strategy_class_path(cls, value: str) -> str:
         return _check_class_path(value)
@@ -341,5 +359,7 @@ class AppSettings(_Model):
     def child_specs(self) -> list[ChildSpec]:
         """Every actor to start in this mode, in start order: children, then one per strategy."""
         specs = [child for child in self.children if self.mode in child.modes]
-        specs += [ChildSpec(name=s.actor_name, actor=self.strategy_actor) for s in self.enabled_strategies]
+        specs += [ChildSpec(name=s.actor_name,
+                            actor=self.quoting_actor if s.kind in QUOTING_KINDS else self.strategy_actor)
+                  for s in self.enabled_strategies]
         return specs

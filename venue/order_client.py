@@ -56,6 +56,7 @@ from venue.client_ids import client_order_index_for as client_order_index_for  #
 from venue.client_ids import strategy_tag as strategy_tag  # re-exported
 from venue.markets import MarketSpec, OrderRefused, Rounding
 from venue.nonces import NonceManager
+from venue.order_batch import BatchOp, read_batch_answer
 from venue.ratelimit import RateLimiter
 from venue.rest import LighterRest, VenueError, parse_status
 from venue.tx_socket import FateUnknown, NotSent, TxSocket, http_status_for
@@ -64,6 +65,8 @@ from venue.tx_socket import FateUnknown, NotSent, TxSocket, http_status_for
 TX_CREATE_ORDER = 14
 TX_CANCEL_ORDER = 15
 TX_CANCEL_ALL_ORDERS = 16
+TX_MODIFY_ORDER = 17
+MAX_BATCH_TXS = 15  # Lighter's sendTxBatch takes at most 15 transactions
 ORDER_TYPE_LIMIT = 0
 ORDER_TYPE_MARKET = 1
 TIF_IOC = 0
@@ -161,6 +164,7 @@ class OrderClient:
         self._sign_pool = sign_pool
         self._owns_sign_pool = owns_sign_pool
         self._send_url = f"{url}/api/v1/sendTx"
+        self._batch_url = f"{url}/api/v1/sendTxBatch"
         self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
         self._request_timeout_s = request_timeout_s
         self._tx_socket = tx_socket
@@ -367,6 +371,223 @@ class OrderClient:
                             TX_CANCEL_ORDER)  # fmt: skip
         sign = functools.partial(self._signer.sign_cancel_order, market_id, order_index)
         return await self._submit(TX_CANCEL_ORDER, NO_CLIENT_ORDER_INDEX, sign)
+
+    async def modify(
+        self,
+        market_id: int,
+        index: int,
+        price: float,
+        size: float,
+        *,
+        is_ask: bool | None = None,
+        gate: Awaitable[Any] | None = None,
+    ) -> TxOutcome:
+        """Lighter's modify: a resting order (by the venue's order index, or by its client order
+        index when below 2**48) gets a new price and a new remaining size. is_ask, when known,
+        rounds the price never more aggressively than asked (buy down, sell up); else to the
+        nearest tick. The outcome names the client order index when `index` is one."""
+        op = self.modify_op(market_id, index, price, size, is_ask=is_ask)
+        if isinstance(op, TxRejected):
+            return op
+        return await self._submit(TX_MODIFY_ORDER, op.client_order_index, op.sign, gate)
+
+    async def modify_order(
+        self,
+        market_id: int,
+        client_order_index: int,
+        price: float,
+        size: float,
+        *,
+        is_ask: bool | None = None,
+        gate: Awaitable[Any] | None = None,
+    ) -> TxOutcome:
+        """Modify our resting order named by its client order index (see `modify`)."""
+        if not 0 <= client_order_index <= MAX_CLIENT_ORDER_INDEX:
+            return _refused(client_order_index, codes.INVALID_PARAM,
+                            f"client_order_index {client_order_index} outside [0, 2**48)", TX_MODIFY_ORDER)  # fmt: skip
+        return await self.modify(market_id, client_order_index, price, size, is_ask=is_ask, gate=gate)
+
+    # --- batches (sendTxBatch) ------------------------------------------------------------------
+    def limit_op(
+        self, market_id: int, is_ask: bool, size: float, price: float, *, tif: TimeInForce = "gtt",
+        reduce_only: bool = False, client_order_index: int | None = None, expiry_ms: int | None = None,
+    ) -> BatchOp | TxRejected:
+        """A limit order for `send_batch` (the checks of `limit_order`), or its refusal."""
+        coi = self._client_order_index(client_order_index)
+        if isinstance(coi, TxRejected):
+            return coi
+        tif_code = _TIF_CODES.get(tif)
+        if tif_code is None:
+            return _refused(coi, codes.INVALID_PARAM, f"unknown time in force {tif!r}")
+        if tif_code == TIF_IOC and expiry_ms is not None:
+            return _refused(coi, codes.INVALID_PARAM, "an IOC order takes no expiry")
+        expiry = DEFAULT_IOC_EXPIRY if tif_code == TIF_IOC else (
+            DEFAULT_28_DAY_ORDER_EXPIRY if expiry_ms is None else int(expiry_ms))
+        units = self._scale(coi, market_id, size, price, Rounding.UP if is_ask else Rounding.DOWN)
+        if isinstance(units, TxRejected):
+            return units
+        sign = functools.partial(
+            self._signer.sign_create_order, market_id, coi, units[0], units[1], bool(is_ask), ORDER_TYPE_LIMIT,
+            tif_code, bool(reduce_only), NIL_TRIGGER_PRICE, expiry,
+        )  # fmt: skip
+        return BatchOp(tx_type=TX_CREATE_ORDER, client_order_index=coi, sign=sign)
+
+    def modify_op(
+        self, market_id: int, index: int, price: float, size: float, *, is_ask: bool | None = None
+    ) -> BatchOp | TxRejected:
+        """A modify for `send_batch` (the checks of `modify`), or its refusal."""
+        coi = index if 0 <= index <= MAX_CLIENT_ORDER_INDEX else NO_CLIENT_ORDER_INDEX
+        if index < 0:
+            return _refused(coi, codes.INVALID_PARAM, f"bad order index {index}", TX_MODIFY_ORDER)
+        rounding = Rounding.NEAREST if is_ask is None else (Rounding.UP if is_ask else Rounding.DOWN)
+        units = self._scale(coi, market_id, size, price, rounding)
+        if isinstance(units, TxRejected):
+            return msgspec.structs.replace(units, tx_type=TX_MODIFY_ORDER)
+        sign = functools.partial(self._signer.sign_modify_order, market_id, index, units[0], units[1],
+                                 NIL_TRIGGER_PRICE)  # fmt: skip
+        return BatchOp(tx_type=TX_MODIFY_ORDER, client_order_index=coi, sign=sign)
+
+    def cancel_op(self, market_id: int, index: int) -> BatchOp | TxRejected:
+        """A cancel for `send_batch` (by order index, or client order index below 2**48)."""
+        if market_id not in self.markets:
+            return _refused(NO_CLIENT_ORDER_INDEX, codes.INVALID_MARKET, f"unknown market {market_id}",
+                            TX_CANCEL_ORDER)  # fmt: skip
+        if index < 0:
+            return _refused(NO_CLIENT_ORDER_INDEX, codes.INVALID_PARAM, f"bad order index {index}", TX_CANCEL_ORDER)
+        sign = functools.partial(self._signer.sign_cancel_order, market_id, index)
+        return BatchOp(tx_type=TX_CANCEL_ORDER, client_order_index=NO_CLIENT_ORDER_INDEX, sign=sign)
+
+    async def send_batch(
+        self, ops: list[BatchOp | TxRejected], *, gate: Awaitable[Any] | None = None
+    ) -> list[TxOutcome]:
+        """Several transactions in one request (Lighter's sendTxBatch, at most 15; over the
+        transaction socket's `jsonapi/sendtxbatch` while it is up, else REST), e.g. "cancel +
+        place" or "modify bid + modify ask". One outcome per op, in order: an op refused before
+        signing keeps its TxRejected and the rest go. The venue takes or refuses the request whole
+        at its gate (nonces, rate limit: every op gets that refusal); once taken, each transaction
+        has its own outcome. Nonces, the rate limiter (one slot per transaction) and the gate work
+        as for a single order."""
+        if len(ops) > MAX_BATCH_TXS:
+            reason = f"at most {MAX_BATCH_TXS} transactions per batch, got {len(ops)}"
+            return [op if isinstance(op, TxRejected) else _refused(op.client_order_index, codes.INVALID_PARAM,
+                                                                   reason, op.tx_type) for op in ops]  # fmt: skip
+        outcomes: list[TxOutcome | None] = [op if isinstance(op, TxRejected) else None for op in ops]
+        todo = [(i, op) for i, op in enumerate(ops) if isinstance(op, BatchOp)]
+        if not todo:
+            return [o for o in outcomes if o is not None]
+        if self._closed:
+            raise RuntimeError("OrderClient is closed")
+        nonce_retried = False
+        while True:
+            if self.rate_limit is not None:
+                for _ in todo:
+                    await self.rate_limit.acquire()
+            async with self._send_lock:
+                sent, retry = await self._attempt_batch([op for _, op in todo], may_retry_nonce=not nonce_retried,
+                                                        gate=gate)  # fmt: skip
+            gate = None  # awaited once
+            if retry and not nonce_retried:
+                nonce_retried = True
+                continue
+            break
+        for (i, _), outcome in zip(todo, sent, strict=True):
+            outcomes[i] = outcome
+        return [o for o in outcomes if o is not None]
+
+    async def _attempt_batch(
+        self, ops: list[BatchOp], *, may_retry_nonce: bool, gate: Awaitable[Any] | None
+    ) -> tuple[list[TxOutcome], bool]:
+        """One nonce per op, the signatures, one request. Returns the outcomes and whether to retry
+        (an invalid nonce, refreshed from the venue)."""
+        def refused_all(code: int, reason: str, sent: bool = False) -> list[TxOutcome]:
+            return [TxRejected(client_order_index=op.client_order_index, code=code, reason=reason, sent=sent,
+                               tx_type=op.tx_type) for op in ops]  # fmt: skip
+
+        if self._closed:
+            return refused_all(NETWORK_ERROR, "OrderClient closed"), False
+        nonces: list[int] = []
+        try:
+            for _ in ops:
+                nonces.append(await self.nonces.next())
+        except Exception as exc:
+            for nonce in reversed(nonces):
+                self.nonces.release(nonce)
+            return refused_all(NETWORK_ERROR, f"no nonce: {type(exc).__name__}"), False
+        loop = asyncio.get_running_loop()
+        signed: list[tuple[int, str]] = []
+        for op, nonce in zip(ops, nonces, strict=True):
+            try:
+                tx_type, tx_info, _hash, error = await loop.run_in_executor(
+                    self._sign_pool, functools.partial(op.sign, nonce=nonce, api_key_index=self.api_key_index))
+            except Exception as exc:
+                error, tx_info, tx_type = f"{type(exc).__name__}", None, 0
+            if error is not None or tx_info is None:
+                for n in reversed(nonces):
+                    self.nonces.release(n)
+                return refused_all(codes.INVALID_TX_INFO, f"signing failed: {error}"), False
+            signed.append((tx_type, tx_info))
+        if gate is not None:
+            try:
+                await gate
+            except BaseException:
+                for n in reversed(nonces):
+                    self.nonces.release(n)
+                raise
+        ts_sent = self._clock_ns()
+        delivered = await self._deliver_batch([t for t, _ in signed], [info for _, info in signed])
+        if isinstance(delivered, str):  # no answer: fate unknown (or, for a refused connection, not sent)
+            return refused_all(NETWORK_ERROR, delivered, sent=not delivered.startswith("not sent")), False
+        status, payload = delivered
+        ts_ack = self._clock_ns()
+        verdict = read_batch_answer(len(ops), status, payload)
+        outcomes: list[TxOutcome] = [
+            TxAccepted(client_order_index=op.client_order_index, tx_hash=v.tx_hash, nonce=nonce, ts_sent_ns=ts_sent,
+                       ts_ack_ns=ts_ack, tx_type=op.tx_type)
+            if v.code == codes.OK else
+            TxRejected(client_order_index=op.client_order_index, code=v.code, reason=v.message, sent=v.sent,
+                       tx_type=op.tx_type, http_status=status)
+            for op, nonce, v in zip(ops, nonces, verdict.verdicts, strict=True)
+        ]  # fmt: skip
+        if verdict.release_nonces:
+            for n in reversed(nonces):
+                self.nonces.release(n)
+        if verdict.fate_unknown:
+            self.nonces.invalidate()
+        if verdict.invalid_nonce:
+            try:
+                await self.nonces.hard_refresh()
+            except Exception:
+                self.nonces.invalidate()
+                return outcomes, False
+            return outcomes, may_retry_nonce
+        return outcomes, False
+
+    async def _deliver_batch(self, tx_types: list[int], tx_infos: list[str]) -> tuple[int, bytes] | str:
+        """The venue's answer to a batch (status, body), or why none came ("not sent: ..." when
+        nothing left this process)."""
+        socket = self._tx_socket
+        if socket is not None and socket.up:
+            try:
+                payload = await socket.send_batch(tx_types, tx_infos, self._request_timeout_s)
+            except NotSent:
+                pass
+            except FateUnknown as exc:
+                self.nonces.invalidate()
+                return str(exc)
+            else:
+                return http_status_for(parse_status(payload)[0]), payload
+        body = urlencode({"tx_types": msgspec.json.encode(tx_types).decode(),
+                          "tx_infos": msgspec.json.encode(tx_infos).decode()})  # fmt: skip
+        try:
+            async with self._session.post(self._batch_url, data=body, timeout=self._timeout,
+                                          headers={"Content-Type": "application/x-www-form-urlencoded"}) as resp:
+                return resp.status, await resp.read()
+        except aiohttp.ClientConnectorError as exc:
+            self.nonces.invalidate()
+            return f"not sent: {type(exc).__name__}"
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            self.nonces.invalidate()
+            return type(exc).__name__
 
     async def cancel_all(self) -> TxOutcome:
         """Cancel every open order of the account, in all markets, now."""

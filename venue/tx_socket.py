@@ -3,6 +3,8 @@
 Lighter takes a transaction over its websocket as well as over REST `sendTx`:
     -> {"type": "jsonapi/sendtx", "data": {"id": "7", "tx_type": 14, "tx_info": {...}}}
     <- {"type": "jsonapi/sendtx", "id": "7", "code": 200, "tx_hash": "..."}   (or a code and message)
+and a batch (at most 15) as `jsonapi/sendtxbatch`, whose data carries `tx_types` and `tx_infos`
+as JSON strings, as REST sendTxBatch takes them; the answer has sendTxBatch's fields.
 The OrderClient sends over this socket while it is connected and over REST otherwise.
 
 Why: on one persistent connection a transaction costs one websocket frame each way. Measured on
@@ -52,7 +54,8 @@ class _Frame(msgspec.Struct):
     id: str | int | None = None
     code: int | None = None
     message: str | None = None
-    tx_hash: str | None = None
+    tx_hash: str | list[str] | None = None
+    results: list[Any] | None = None
     error: Any = None
     data: Any = None
 
@@ -103,14 +106,24 @@ class TxSocket:
 
     async def send(self, tx_type: int, tx_info: str, timeout_s: float) -> bytes:
         """Send one signed transaction; the venue's answer (JSON bytes). See the module docstring."""
+        return await self._request("jsonapi/sendtx", {"tx_type": tx_type, "tx_info": msgspec.Raw(tx_info.encode())},
+                                   timeout_s)  # fmt: skip
+
+    async def send_batch(self, tx_types: list[int], tx_infos: list[str], timeout_s: float) -> bytes:
+        """Send signed transactions as one batch; the venue's answer (JSON bytes: code, message,
+        tx_hash list and, from the simulator, each transaction's result)."""
+        return await self._request("jsonapi/sendtxbatch", {
+            "tx_types": msgspec.json.encode(tx_types).decode(),
+            "tx_infos": msgspec.json.encode(tx_infos).decode()}, timeout_s)  # fmt: skip
+
+    async def _request(self, kind: str, data: dict[str, Any], timeout_s: float) -> bytes:
         ws = self._ws
         if ws is None or ws.closed:
             raise NotSent("the transaction socket is not connected")
         if self._waiting is not None:
             raise RuntimeError("one transaction at a time per socket")
         request_id = str(next(self._ids))
-        frame = msgspec.json.encode({"type": "jsonapi/sendtx", "data": {
-            "id": request_id, "tx_type": tx_type, "tx_info": msgspec.Raw(tx_info.encode())}})
+        frame = msgspec.json.encode({"type": kind, "data": {"id": request_id, **data}})
         answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._waiting = (request_id, answer)
         try:
@@ -192,7 +205,11 @@ class TxSocket:
                 future.set_exception(FateUnknown("an answer without a code"))
                 return
             code = codes.OK
-        future.set_result(msgspec.json.encode({"code": code, "message": message, "tx_hash": tx_hash}))
+        results = frame.results if frame.results is not None else nested.get("results")
+        reply: dict[str, Any] = {"code": code, "message": message, "tx_hash": tx_hash}
+        if results is not None:
+            reply["results"] = results
+        future.set_result(msgspec.json.encode(reply))
 
     def _fail_waiting(self, reason: str) -> None:
         if self._waiting is not None and not self._waiting[1].done():

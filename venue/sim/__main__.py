@@ -18,6 +18,7 @@ from config.cli import SPEED_HELP, OneLineParser, parse_speed
 from venue.markets import SOL_DEFAULT
 from venue.sim.faults import FaultConfig
 from venue.sim.server import SimServer, check_loopback
+from venue.sim.tiers import TIER_NAMES
 
 
 def _hours(raw: str) -> float:
@@ -37,6 +38,18 @@ def _codes(raw: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"reject codes must be comma-separated integers, got {raw!r}") from None
 
 
+def _account_tier(raw: str) -> tuple[int, str]:
+    account, sep, tier = raw.partition("=")
+    try:
+        index = int(account)
+    except ValueError:
+        index = -1
+    if not sep or index < 0 or tier not in TIER_NAMES:
+        raise argparse.ArgumentTypeError(
+            f"--account-tier takes ACCOUNT=TIER with ACCOUNT >= 0 and TIER one of {', '.join(TIER_NAMES)}, got {raw!r}")
+    return index, tier
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog="python -m venue.sim", description="Local Lighter-compatible venue simulator")
     p.add_argument("--source", default="synthetic", help="synthetic | candles:PATH | binance:PATH")
@@ -51,6 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--maker-fee", type=float, default=0.0, help="fraction of notional (0.0002 = 2 bps)")
     p.add_argument("--taker-fee", type=float, default=0.0, help="fraction of notional")
     p.add_argument("--max-leverage", type=float, default=10.0)
+    p.add_argument("--tier", choices=TIER_NAMES, default="paper",
+                   help="every account's tier: standard (200/300 ms speed bumps, 60 tx a minute, no fees), "
+                        "premium (0/150 ms, maker 0.28 / taker 1.96 bps), paper (none of it; --maker-fee/--taker-fee)")
+    p.add_argument("--account-tier", type=_account_tier, action="append", default=[], metavar="ACCOUNT=TIER",
+                   help="one account's tier instead of --tier (repeatable)")
     p.add_argument("--fill-at-touch", action="store_true", help="a print at a resting order's price fills it")
     p.add_argument("--initial-nonce", type=int, default=0, help="first expected nonce of every (account, key)")
     p.add_argument("--ping-interval", type=float, default=30.0, help="seconds between server pings")
@@ -83,6 +101,8 @@ def build_server(args: argparse.Namespace) -> SimServer:
         speed=args.speed,
         seed=args.seed,
         history_hours=args.history_hours,
+        default_tier=args.tier,
+        account_tiers=dict(args.account_tier),
         host=args.host,
         port=args.port,
         markets=[SOL_DEFAULT],  # the source drives SOL, market 2
