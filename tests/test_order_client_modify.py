@@ -72,10 +72,10 @@ async def test_sdk_signs_modify_as_tx_17_and_the_venue_parses_it() -> None:
         tx_type, tx_info, _hash, error = signer.sign_modify_order(SOL, 11, 500, 149_500, nonce=4, api_key_index=KEY)
     finally:
         await signer.close()
-    assert error is None and tx_type == TX_TYPE_MODIFY_ORDER == TX_MODIFY_ORDER
+    assert error is None and tx_type == TX_TYPE_MODIFY_ORDER == TX_MODIFY_ORDER and isinstance(tx_info, str)
     from venue.sim.txinfo import ModifyOrderTx, parse_tx
 
-    tx = parse_tx(tx_type, tx_info)
+    tx = parse_tx(TX_TYPE_MODIFY_ORDER, tx_info)
     assert isinstance(tx, ModifyOrderTx)
     assert (tx.account_index, tx.market_index, tx.index, tx.base_amount, tx.price, tx.nonce) == (
         ACCOUNT, SOL, 11, 500, 149_500, 4)
