@@ -48,6 +48,7 @@ class ActorMetrics:
         self.position: Any = _Null()
         self.lag_ms: Any = _Null()
         self.tick_to_order_ms: Any = _Null()
+        self.strategy_gauge: Any = _Null()
         try:
             from ray.util import metrics
 
@@ -74,6 +75,11 @@ class ActorMetrics:
                 boundaries=TICK_TO_ORDER_BOUNDARIES_MS,
                 tag_keys=("actor",),
             )
+            self.strategy_gauge = metrics.Gauge(
+                "lt_strategy_gauge", description="a strategy's own telemetry (the maker's regime, guards, "
+                "FIFO PnL, inventory, open quotes), by gauge name", tag_keys=("actor", "strategy", "gauge"),
+            )
+            self.strategy_gauge.set_default_tags({"actor": actor, "strategy": "", "gauge": ""})
             for metric in (self.events, self.lag_ms, self.tick_to_order_ms):
                 metric.set_default_tags({"actor": actor})
             for metric in (self.orders, self.fills, self.rejects, self.realized_pnl, self.position):

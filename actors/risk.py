@@ -158,12 +158,7 @@ class RiskActor(ActorShell):
             order_rate_per_min=risk.order_rate_per_min,
             cancel_rate_per_min=risk.cancel_rate_per_min,
         )
-        b = risk.breakers
-        self.breaker_limits = BreakerLimits(
-            daily_loss_pct=b.daily_loss_pct,
-            max_consecutive_losses=b.max_consecutive_losses,
-            max_drawdown_pct=b.max_drawdown_pct,
-        )
+        self.breaker_limits = _breaker_limits(risk.breakers)
         self.feed_silence_s = float(self.options.get("feed_silence_s", min(1.0, self.settings.feed.stale_after_s)))
         self.engine: RiskEngine | None = None
         self.rest: Any = None
@@ -209,7 +204,8 @@ class RiskActor(ActorShell):
             info = await self.retrying(f"account {s.account_index}", partial(self.rest.account, s.account_index))
             equity = info.total_asset_value or info.collateral
             limits[s.name] = StrategyLimits(account_index=s.account_index, market_id=s.market_id,
-                                            size_max=s.size_max, equity=equity)
+                                            size_max=s.size_max, equity=equity,
+                                            breakers=None if s.breakers is None else _breaker_limits(s.breakers))
         self.engine = RiskEngine(limits, {m: specs[m] for m in self.settings.markets}, self.limits,
                                  self.breaker_limits)
         await self._restore()
@@ -224,7 +220,7 @@ class RiskActor(ActorShell):
         for data in state["breakers"]:
             stored = STATE.decode(data)
             if isinstance(stored, BreakerState) and stored.strategy in engine.breakers:
-                engine.breakers[stored.strategy] = breaker_from_message(stored, self.breaker_limits)
+                engine.breakers[stored.strategy] = breaker_from_message(stored, engine.breakers[stored.strategy].limits)
                 self.breaker_ts[stored.strategy] = stored.ts_event
                 if stored.tripped:
                     self.log.warning("breaker of {} is tripped ({}): restored", stored.strategy, stored.reason)
@@ -657,3 +653,8 @@ class RiskActor(ActorShell):
             "feed_alive": 1.0 if self.feed_alive() else 0.0,
             "halted": float(sum(1 for m in (self.engine.mode.values() if self.engine else []) if m != RUNNING)),
         }
+
+
+def _breaker_limits(config: Any) -> BreakerLimits:
+    return BreakerLimits(daily_loss_pct=config.daily_loss_pct, max_consecutive_losses=config.max_consecutive_losses,
+                         max_drawdown_pct=config.max_drawdown_pct)

@@ -37,6 +37,8 @@ def strategy_state(row: dict[str, Any]) -> str:
     mode = risk.get("mode", "running")
     if mode != "running":
         return mode  # halted, flattening
+    if "inventory" in st:
+        return _maker_state(st)
     if not st.get("entries_allowed", True):
         return "entries off"
     needed = int(st.get("warmup_needed") or 0)
@@ -58,6 +60,20 @@ def _position_text(pos: dict[str, Any]) -> str:
     return f"{pos['size'] * (1 if pos['side'] == 'buy' else -1):+g} @ {pos['entry_price']:.6g}"
 
 
+def _maker_state(st: dict[str, Any]) -> str:
+    """A quoting strategy: how many quotes rest, or why it is not quoting."""
+    pauses = st.get("pauses") or {}
+    if not pauses.get("entries_allowed", True):
+        return "entries off"
+    quotes = [o for o in st.get("orders", []) if o.get("role") == "quote" and o.get("status") != "canceling"]
+    for name, phrase in (("high_vol", "paused: high volatility"), ("low_vol", "paused: low volatility"),
+                         ("cancel_throttled", "paused: cancel cap")):
+        if pauses.get(name) and not quotes:
+            return phrase
+    hedging = " + hedge" if any(o.get("role") == "hedge" for o in st.get("orders", [])) else ""
+    return f"quoting {len(quotes)} side{'s' if len(quotes) != 1 else ''} ({st.get('regime', '?')}){hedging}"
+
+
 def _money(value: float | None) -> str:
     return "-" if value is None else f"{value:+.4f}"
 
@@ -67,6 +83,9 @@ def status_rows(status: dict[str, Any]) -> list[dict[str, str]]:
     rows = []
     for name, row in status["strategies"].items():
         st = row.get("strategy") or {}
+        if "inventory" in st:
+            rows.append(_maker_cells(name, row, st))
+            continue
         pos = st.get("position")
         position = _position_text(pos) if pos else "-"
         mark = st.get("mark")
@@ -85,6 +104,23 @@ def status_rows(status: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def _maker_cells(name: str, row: dict[str, Any], st: dict[str, Any]) -> dict[str, str]:
+    """A quoting strategy's row: inventory for position, FIFO realized PnL for net, its fills for
+    trades, and per side why it is not quoting (if it is not)."""
+    inventory = float(st.get("inventory") or 0.0)
+    mark = st.get("mark")
+    skips = {side: why for side, why in (st.get("skip") or {}).items() if why}
+    return {
+        "strategy": name, "account": str(row["account"]), "state": strategy_state(row),
+        "position": "flat" if abs(inventory) < 1e-12 else f"{inventory:+g} @ {st.get('average_entry', 0.0):.6g}",
+        "mark": "-" if mark is None else f"{mark:.6g}", "upnl": _money(st.get("unrealized_pnl")),
+        "pnl": _money(st.get("fifo_realized_quote")),
+        "trades": str(int(st.get("maker_fills", 0)) + int(st.get("taker_fills", 0))),
+        "orders": str(row.get("open_orders", 0)),
+        "skipped": "; ".join(f"{side}: {why}" for side, why in sorted(skips.items())) or "-",
+    }
+
+
 def _skip_text(st: dict[str, Any], row: dict[str, Any]) -> str:
     risk = row.get("risk") or {}
     if risk.get("breaker_tripped"):
@@ -94,7 +130,7 @@ def _skip_text(st: dict[str, Any], row: dict[str, Any]) -> str:
     return str(st.get("last_skip") or "-")
 
 
-COLUMNS = (("strategy", "<", 12), ("account", ">", 8), ("state", "<", 26), ("position", "<", 18),
+COLUMNS = (("strategy", "<", 12), ("account", ">", 8), ("state", "<", 30), ("position", "<", 18),
            ("mark", ">", 9), ("upnl", ">", 10), ("pnl", ">", 10), ("trades", ">", 6), ("orders", ">", 6),
            ("skipped", "<", 0))
 HEADERS = {"upnl": f"uPnL {QUOTE}", "pnl": f"net {QUOTE}", "skipped": "last entry skipped because"}
@@ -118,10 +154,11 @@ def status_table(status: dict[str, Any], *, width: int = 160) -> str:
     lines = [_line(head, width)]
     lines += [_line(cells, width) for cells in status_rows(status)]
     lines.append("")
-    lines.append(f"{'actor':<14} {'state':<9} {'restarts':>8} {'lag ms':>8}  last error")
+    names = max([len("actor"), *map(len, status["actors"])])
+    lines.append(f"{'actor':<{names}} {'state':<9} {'restarts':>8} {'lag ms':>8}  last error")
     for name, row in status["actors"].items():
         error = " ".join((row.get("last_error") or "-").split())
-        lines.append(f"{name:<14} {row['state']:<9} {row['restarts']:>8} {row['lag_ms']:>8.1f}  {error}"[:width])
+        lines.append(f"{name:<{names}} {row['state']:<9} {row['restarts']:>8} {row['lag_ms']:>8.1f}  {error}"[:width])
     if status.get("halted"):
         lines.append(f"TRADING HALTED by the supervisor: {status['halted']}")
     return "\n".join(lines)
@@ -133,6 +170,12 @@ def summary_table(status: dict[str, Any]) -> str:
     total = 0.0
     for name, row in status["strategies"].items():
         st = row.get("strategy") or {}
+        if "inventory" in st:  # a maker: its fills and FIFO PnL, its inventory
+            st = {"trades": int(st.get("maker_fills", 0)) + int(st.get("taker_fills", 0)), "wins": "-",
+                  "realized_pnl": st.get("fifo_realized_quote"),
+                  "position": None if abs(float(st.get("inventory") or 0.0)) < 1e-12 else
+                  {"size": abs(st["inventory"]), "side": "buy" if st["inventory"] > 0 else "sell",
+                   "entry_price": st.get("average_entry", 0.0)}}
         pnl = st.get("realized_pnl")
         total += pnl or 0.0
         pos = st.get("position")

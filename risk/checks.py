@@ -67,6 +67,7 @@ class StrategyLimits(msgspec.Struct, frozen=True, kw_only=True):
     market_id: int
     size_max: float
     equity: float = 10_000.0
+    breakers: BreakerLimits | None = None  # this strategy's own, else the engine's
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,7 +121,8 @@ class RiskEngine:
         self.markets = markets
         self.limits = limits or RiskLimits()
         self.positions = PositionBook()
-        self.breakers = {name: CircuitBreaker(name, s.equity, breaker_limits) for name, s in strategies.items()}
+        self.breakers = {name: CircuitBreaker(name, s.equity, s.breakers or breaker_limits)
+                         for name, s in strategies.items()}
         self.mode: dict[str, str] = {name: RUNNING for name in strategies}
         self.halt_reason: dict[str, str] = {}
         self._tops: dict[int, tuple[float, float]] = {}

@@ -99,6 +99,11 @@ class QuotingStrategy(ABC):
         self.account_index = account_index
         self.order_ids = order_ids
 
+    @property
+    @abstractmethod
+    def inventory(self) -> float:
+        """The signed position in base units, as the strategy's fills made it (long > 0)."""
+
     # --- market data ---------------------------------------------------------------------
     @abstractmethod
     def on_book(self, ts_ms: int, bid: float, bid_size: float, ask: float, ask_size: float) -> list[QuoteAction]:

@@ -276,3 +276,14 @@ def test_risk_engine_reports_whose_daily_trip_a_new_day_cleared() -> None:
     assert risk.on_time(day0 + 1_000) == []
     assert risk.on_time(day0 + DAY_MS) == ["a"]
     assert risk.check(Intent(), 0.0).approved
+
+
+def test_a_strategy_with_breakers_of_its_own_keeps_them_and_the_others_keep_the_engines() -> None:
+    own = BreakerLimits(max_consecutive_losses=50)
+    risk = RiskEngine({"maker": StrategyLimits(account_index=1001, market_id=2, size_max=1, breakers=own),
+                       "other": StrategyLimits(account_index=1002, market_id=2, size_max=1)}, {2: SOL_DEFAULT},
+                      breaker_limits=BreakerLimits(max_consecutive_losses=3))
+    for name in ("maker", "other"):
+        reasons = [risk.on_trade_closed(name, -0.001, 1_000 + i) for i in range(3)]
+        assert reasons[-1] == (None if name == "maker" else "consecutive_losses")
+    assert risk.breakers["maker"].limits is own

@@ -82,3 +82,28 @@ def test_the_summary_is_a_table_with_a_total() -> None:
     assert lines[3].split() == ["total", "+0.7500"]
     assert lines[4] == "actor restarts: risk 1"
     assert all(len(line) < 120 for line in lines)
+
+
+def maker(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "inventory": 0.128, "average_entry": 150.02, "mark": 150.1, "unrealized_pnl": 0.0102,
+        "fifo_realized_quote": -0.031, "regime": "aggressive", "maker_fills": 7, "taker_fills": 2,
+        "pauses": {"entries_allowed": True, "high_vol": False, "low_vol": False, "cancel_throttled": False},
+        "orders": [{"role": "quote", "side": "buy", "status": "live"}, {"role": "quote", "side": "sell", "status": "live"}],
+        "skip": {"buy": "", "sell": ""},
+    }
+    base.update(changes)
+    return base
+
+
+def test_a_maker_row_shows_inventory_fifo_pnl_quotes_and_why_a_side_is_off() -> None:
+    text = status_table(status(mm=row(maker())))
+    cells = text.splitlines()[1].split()
+    assert cells[:5] == ["mm", "1003", "quoting", "2", "sides"] and "+0.128" in cells and "-0.0310" in cells
+    paused = maker(orders=[], pauses={"entries_allowed": True, "low_vol": True}, skip={"buy": "low_vol", "sell": "low_vol"})
+    line = status_table(status(mm=row(paused))).splitlines()[1]
+    assert "paused: low volatility" in line and line.endswith("buy: low_vol; sell: low_vol")
+    hedging = maker(orders=[{"role": "quote", "side": "sell", "status": "live"}, {"role": "hedge", "side": "sell"}])
+    assert strategy_state(row(hedging)) == "quoting 1 side (aggressive) + hedge"
+    summary = summary_table(status(mm=row(maker()))).splitlines()
+    assert summary[1].split()[:6] == ["mm", "9", "-", "-0.0310", "+0.128", "@"]
