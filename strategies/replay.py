@@ -2,6 +2,12 @@
 
     python -m strategies.replay --strategy rsi_bb|renko_ao|breakout [--preset P] --candles PATH
         [--from DATE] [--to DATE] [--out trades.csv] [--fee-bps X] [--sample-ms MS] [--json]
+    python -m strategies.replay --strategy market_maker [--recording PATH | --candles PATH | --synthetic HOURS]
+        [--tier standard|premium] [--market sol|btc] [--set NAME=JSON] [--json]
+
+The quoting strategies (the market maker) are replayed by strategies.replay_maker over a market
+source's books and prints, with the account tier's speed bump; the rest of this docstring is about
+the directional ones.
 
 Range: --from (inclusive) and --to (exclusive) are UTC dates or times (2025-05-06, 2025-05-06T12:00)
 inside the file's own minutes; without them the whole file is replayed. A time outside the data,
@@ -47,9 +53,10 @@ import msgspec
 
 from messages.state import TradeRecord
 from strategies.base import Action, Strategy
-from strategies.registry import DEFAULT_PRESET, KINDS, build, make_params, params_dict
+from strategies.registry import DEFAULT_PRESET, KINDS, QUOTING_KINDS, build, make_params, params_dict
 from strategies.replay_args import (
     ReplayInputError,
+    check_directional_flags,
     check_market_options,
     check_output,
     data_range,
@@ -58,6 +65,10 @@ from strategies.replay_args import (
     parse_overrides,
     select_minutes,
 )
+from strategies.replay_maker_cli import run as maker_run
+from strategies.replay_maker_report import format_summary as maker_format
+from strategies.replay_maker_report import summarize as maker_summary
+from strategies.replay_maker_report import to_json as maker_json
 from strategies.replay_report import format_summary, summarize, write_csv
 from venue import codes
 from venue.markets import SOL_DEFAULT, MarketSpec
@@ -253,9 +264,14 @@ def replay_candles(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m strategies.replay", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--strategy", required=True, choices=sorted(KINDS))
+    ap.add_argument("--strategy", required=True, choices=sorted([*KINDS, *QUOTING_KINDS]))
     ap.add_argument("--preset", default=DEFAULT_PRESET)
-    ap.add_argument("--candles", required=True, type=Path, help="1-minute candles CSV (gzip ok)")
+    ap.add_argument("--candles", type=Path, help="1-minute candles CSV (gzip ok)")
+    ap.add_argument("--recording", type=Path, help="quoting strategies: a Binance L2 websocket recording (gzip ok)")
+    ap.add_argument("--synthetic", type=float, metavar="HOURS", help="quoting strategies: hours of the synthetic market")
+    ap.add_argument("--tier", help="quoting strategies: the account tier, standard (default) or premium")
+    ap.add_argument("--market", help="quoting strategies: sol or btc (default btc for --recording, else sol)")
+    ap.add_argument("--seed", type=int, help="quoting strategies: seed of the candle and synthetic sources (default 1)")
     ap.add_argument("--from", dest="start", metavar="DATE", help="UTC date/time, inclusive (ISO), within the data")
     ap.add_argument("--to", dest="end", metavar="DATE", help="UTC date/time, exclusive (ISO), within the data")
     ap.add_argument("--out", type=Path, help="write the closed trades here (CSV)")
@@ -265,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=JSON", help="override a parameter")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = ap.parse_args(argv)
+    if args.strategy in QUOTING_KINDS:
+        return _main_quoting(args)
     try:
         result = _run(args)
     except ValueError as exc:  # ReplayInputError, and a bad preset or parameter from the registry
@@ -277,8 +295,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"replay: cannot write --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     summary = summarize(result)
+    return _print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+
+
+def _main_quoting(args: argparse.Namespace) -> int:
     try:
-        print(json.dumps(summary, indent=2) if args.json else format_summary(summary), flush=True)
+        s = maker_summary(maker_run(args))
+    except ValueError as exc:
+        print(f"replay: {exc}", file=sys.stderr)
+        return 2
+    return _print(maker_json(s) if args.json else maker_format(s))
+
+
+def _print(text: str) -> int:
+    try:
+        print(text, flush=True)
     except BrokenPipeError:  # the reader left early (`| head`): no traceback, now or at exit's flush
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -287,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> ReplayResult:
     """Every flag is checked before the file is read, and the range before a minute is replayed."""
+    check_directional_flags(args)
     check_market_options(args.sample_ms, args.fee_bps, args.spread_bps)
     overrides = parse_overrides(args.set)
     make_params(args.strategy, args.preset)  # a bad --preset says so itself

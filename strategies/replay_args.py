@@ -140,6 +140,17 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def check_directional_flags(args: Any) -> None:
+    """A directional replay reads --candles only; the quoting replay's own flags are refused."""
+    if args.candles is None:
+        raise ReplayInputError(f"{args.strategy} needs --candles PATH")
+    for flag, given in (("--recording", args.recording is not None), ("--synthetic", args.synthetic is not None),
+                        ("--market", args.market is not None), ("--tier", args.tier is not None),
+                        ("--seed", args.seed is not None)):
+        if given:
+            raise ReplayInputError(f"bad {flag}: {args.strategy} replays --candles only (it is for market_maker)")
+
+
 def check_output(path: Path | None) -> Path | None:
     """--out must be a file in an existing directory: checked before a replay of minutes, not after."""
     if path is None:
