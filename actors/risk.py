@@ -84,6 +84,7 @@ from risk.checks import FLATTENING, RUNNING, Decision, RiskEngine, RiskLimits, S
 from risk.event_clock import EventClock
 from risk.positions import PositionBook
 from risk.refusal_digest import RefusalDigest, RefusalLine
+from venue.sim.tiers import tier_named
 
 RISK_CODES: dict[str, int] = {
     "unknown_strategy": 30001,
@@ -205,7 +206,9 @@ class RiskActor(ActorShell):
             equity = info.total_asset_value or info.collateral
             limits[s.name] = StrategyLimits(account_index=s.account_index, market_id=s.market_id,
                                             size_max=s.size_max, equity=equity,
-                                            breakers=None if s.breakers is None else _breaker_limits(s.breakers))
+                                            breakers=None if s.breakers is None else _breaker_limits(s.breakers),
+                                            tx_per_minute=tier_named(self.settings.account_tier(s.account_index))
+                                            .tx_per_minute)
         self.engine = RiskEngine(limits, {m: specs[m] for m in self.settings.markets}, self.limits,
                                  self.breaker_limits)
         await self._restore()

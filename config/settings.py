@@ -138,6 +138,8 @@ class StrategyConfig(_Model):
     size_min: float = Field(default=0.1, gt=0)
     size_max: float = Field(default=0.1, gt=0)
     params: dict[str, Any] = {}  # overrides of the preset's parameters (the strategy validates them)
+    # the Lighter account's tier in live mode (the paper venue's accounts take venue.sim's tiers)
+    account_tier: Literal["standard", "premium"] = "standard"
     breakers: BreakerConfig | None = None  # this strategy's own breakers instead of risk.breakers (a maker
     # closes many small FIFO lots: five small losses in a row are its everyday, not a losing streak)
     key_file: Path | None = None
@@ -338,6 +340,17 @@ class AppSettings(_Model):
             if strategy.name == name:
                 return strategy
         raise KeyError(f"no strategy named {name!r}")
+
+    def account_tier(self, account_index: int) -> str:
+        """The venue tier of an account: the paper venue's setting for it, or, live, what its
+        strategy's configuration says (Lighter decides; the operator states it)."""
+        if self.mode == "paper":
+            sim = self.venue.sim
+            return sim.account_tiers.get(account_index, sim.default_tier)
+        for strategy in self.strategies:
+            if strategy.account_index == account_index:
+                return strategy.account_tier
+        return "standard"
 
     def database_identity(self) -> dict[str, str]:
         """What a database made by this configuration belongs to (storage/identity.py): the venue

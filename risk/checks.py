@@ -68,6 +68,7 @@ class StrategyLimits(msgspec.Struct, frozen=True, kw_only=True):
     size_max: float
     equity: float = 10_000.0
     breakers: BreakerLimits | None = None  # this strategy's own, else the engine's
+    tx_per_minute: int | None = None  # the account tier's budget (orders, modifies, cancels), else risk's limits
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,6 +130,7 @@ class RiskEngine:
         self._stale: set[int] = set()
         self._order_windows: dict[int, SlidingWindow] = {}
         self._cancel_windows: dict[int, SlidingWindow] = {}
+        self._tx_windows: dict[int, SlidingWindow] = {}  # accounts with a tier's budget
 
     # --- market state --------------------------------------------------------------------
     def on_book_top(self, market_id: int, bid: float, ask: float) -> None:
@@ -145,8 +147,13 @@ class RiskEngine:
     # --- the check ---------------------------------------------------------------------
     def check(self, intent: IntentLike, now_s: float) -> Decision:
         decision = self._check(intent)
-        if decision.approved and not self._window(self._order_windows, intent.account_index,
-                                                  self.limits.order_rate_per_min).allow(now_s):
+        if not decision.approved:
+            return decision
+        tier_limit = self._tier_limit(intent.account_index)
+        if tier_limit is not None:
+            return self._tier_allows(intent.account_index, tier_limit, now_s)
+        if not self._window(self._order_windows, intent.account_index,
+                            self.limits.order_rate_per_min).allow(now_s):
             return _refuse("rate_limit", f"account {intent.account_index} is at its "
                            f"{self.limits.order_rate_per_min} orders a minute")
         return decision
@@ -155,8 +162,24 @@ class RiskEngine:
         own = self.strategies.get(strategy)
         if own is None or own.account_index != account_index:
             return _refuse("wrong_account", f"{strategy} may only cancel on its own account")
+        tier_limit = self._tier_limit(account_index)
+        if tier_limit is not None:
+            return self._tier_allows(account_index, tier_limit, now_s)
         if not self._window(self._cancel_windows, account_index, self.limits.cancel_rate_per_min).allow(now_s):
             return _refuse("rate_limit", f"account {account_index} is at its cancel rate")
+        return APPROVED
+
+    def _tier_limit(self, account_index: int) -> int | None:
+        for own in self.strategies.values():
+            if own.account_index == account_index:
+                return own.tx_per_minute
+        return None
+
+    def _tier_allows(self, account_index: int, limit: int, now_s: float) -> Decision:
+        """Lighter counts every transaction of a tiered account (create, modify, cancel) in one
+        budget a minute: so does risk, so that the venue never has to refuse one."""
+        if not self._window(self._tx_windows, account_index, limit).allow(now_s):
+            return _refuse("rate_limit", f"account {account_index} is at its tier's {limit} transactions a minute")
         return APPROVED
 
     def _check(self, intent: IntentLike) -> Decision:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -287,3 +288,31 @@ def test_a_strategy_with_breakers_of_its_own_keeps_them_and_the_others_keep_the_
         reasons = [risk.on_trade_closed(name, -0.001, 1_000 + i) for i in range(3)]
         assert reasons[-1] == (None if name == "maker" else "consecutive_losses")
     assert risk.breakers["maker"].limits is own
+
+
+def test_a_tiered_account_spends_one_budget_a_minute_on_orders_and_cancels_alike() -> None:
+    risk = RiskEngine({"a": StrategyLimits(account_index=1001, market_id=2, size_max=0.2, tx_per_minute=3),
+                       "b": StrategyLimits(account_index=1002, market_id=2, size_max=0.2)},
+                      {2: SOL_DEFAULT}, RiskLimits(order_rate_per_min=2, cancel_rate_per_min=2))
+    risk.on_book_top(2, 149.99, 150.01)
+    answers = [risk.check(Intent(), 1.0).code, risk.check_cancel("a", 1001, 2.0).code, risk.check(Intent(), 3.0).code]
+    assert answers == ["", "", ""]  # three transactions: the tier's budget, not risk's two orders a minute
+    assert risk.check_cancel("a", 1001, 4.0).code == "rate_limit"
+    assert risk.check(Intent(), 62.0).approved  # a minute on, the budget is back
+    other = [risk.check(Intent(strategy="b", account_index=1002), t).code for t in (1.0, 2.0, 3.0)]
+    assert other == ["", "", "rate_limit"]  # an account without a tier keeps risk's own limits
+
+
+def test_the_tier_of_an_account_comes_from_the_paper_venue_or_the_live_strategy() -> None:
+    from config.settings import AppSettings
+    from tests.ray_fixtures import settings_data, strategy_entry
+
+    data = settings_data(Path("/tmp"), strategies=[strategy_entry("a", 2001), strategy_entry("b", 2002)])
+    data["venue"]["sim"].update(default_tier="standard", account_tiers={2002: "premium"})
+    paper = AppSettings.model_validate(data)
+    assert (paper.account_tier(2001), paper.account_tier(2002)) == ("standard", "premium")
+    live = dict(data, mode="live", venue={"url": "https://mainnet.zklighter.elliot.ai",
+                                          "ws_url": "wss://mainnet.zklighter.elliot.ai/stream"})
+    live["strategies"] = [dict(strategy_entry("a", 2001), account_tier="premium"), strategy_entry("b", 2002)]
+    settings = AppSettings.model_validate(live)
+    assert (settings.account_tier(2001), settings.account_tier(2002)) == ("premium", "standard")
