@@ -44,6 +44,7 @@ from strategies.mm_params import MarketMakerParams
 from strategies.mm_quotes import adaptive_size_mult, guard_reason, quote_price, quote_size, vol_band_bps
 from strategies.mm_signals import MarketSignals
 from strategies.quoting import Cancel, LiveOrder, Modify, Place, QuoteAction, QuotingStrategy, Side
+from venue.codes import ORDER_NOT_FOUND
 from venue.markets import MarketSpec, Rounding
 
 SNAPSHOT_VERSION = 1
@@ -94,10 +95,13 @@ class MarketMakerStrategy(QuotingStrategy):
         self._last_ts = now
         return now
 
-    def _record(self, ts_ms: int, actions: list[QuoteAction]) -> list[QuoteAction]:
+    def _record(self, ts_ms: int, actions: list[QuoteAction], *, forced: bool = False) -> list[QuoteAction]:
+        """Count cancels and modifies against the cap. forced: a cancel that takes risk off (crossed
+        book, halt, pause, guard, a rejected modify, an unknown order) goes out whatever the cap
+        says; the others (requotes, the hedger's) are sent only while the cap has room."""
         for a in actions:
             if isinstance(a, (Cancel, Modify)):
-                self._cancels.record(ts_ms)
+                self._cancels.record(ts_ms, forced=forced)
         return actions
 
     def _cancel(self, ts_ms: int, orders: list[TrackedOrder], reason: str) -> list[QuoteAction]:
@@ -107,7 +111,7 @@ class MarketMakerStrategy(QuotingStrategy):
             if o.status in ("live", "modifying"):
                 o.status = "canceling"
                 out.append(Cancel(coi=o.coi, reason=reason))
-        return self._record(ts_ms, out)
+        return self._record(ts_ms, out, forced=True)
 
     def _backoff_ms(self) -> tuple[float, float]:
         return self.params.reject_backoff_s * 1000, self.params.reject_backoff_max_s * 1000
@@ -205,7 +209,10 @@ class MarketMakerStrategy(QuotingStrategy):
             else:  # the old order may still rest, at a price we no longer mean
                 o.new_price = o.new_size = o.new_ref_mid = 0.0
                 o.status = "canceling"
-                out = self._record(now, [Cancel(coi=coi, reason="modify_rejected")])
+                out = self._record(now, [Cancel(coi=coi, reason="modify_rejected")], forced=True)
+        elif o.status == "canceling" and code != ORDER_NOT_FOUND:
+            # the cancel itself was refused (a rate limit): the order still rests; ask again later
+            o.cancel_retry_ms = now + int(self.params.reject_backoff_s * 1000)
         else:  # a Cancel (or anything) for an order the venue no longer has: it is gone
             self._book.forget(coi)
         return out + self._step(now)
@@ -232,7 +239,7 @@ class MarketMakerStrategy(QuotingStrategy):
                 o.status = "live"
         for coi in [c for c in self._book.orders if c not in seen]:
             self._book.forget(coi)  # gone while we were away (its fills come from the position)
-        return self._record(now, out)
+        return self._record(now, out, forced=True)
 
     def _trade_record(self, now: int, closed: Closed, exit_price: float, closed_by: str) -> TradeRecord:
         """One FIFO close as a round trip, for storage, reports and risk's breakers. The exit time
@@ -265,24 +272,31 @@ class MarketMakerStrategy(QuotingStrategy):
 
     # ================================================================================ decisions
     def _step(self, now: int) -> list[QuoteAction]:
+        retried = self._retry_cancels(now)
         if self._crossed:
-            out = self._cancel(now, self._book.by_role("quote"), "crossed_book")
+            out = retried + self._cancel(now, self._book.by_role("quote"), "crossed_book")
             self._update_block(now)
             return out
         if self._top is None:
-            return []
+            return retried
         bid, ask = self._top
         mid = (bid + ask) / 2
         inv = self.inventory
         self._cond.update(now, self._signals, inv, self._ledger.window_pnl(now), self._guard_block_since is not None)
         ctx = HedgeContext(now, mid, bid, ask, inv, self._cond.pnl_guard, self._guard_block_since,
                            self._entries_allowed, self._cancels.available(now))
-        out = self._record(now, self._hedger.step(ctx, self._book, self.order_ids))
+        out = retried + self._record(now, self._hedger.step(ctx, self._book, self.order_ids))
         self._throttled = False
         for side in SIDES:
             out += self._quote_side(now, side, mid, bid, ask, inv)
         self._update_block(now)
         return out
+
+    def _retry_cancels(self, now: int) -> list[QuoteAction]:
+        due = [o for o in self._book.orders.values() if o.status == "canceling" and 0 < o.cancel_retry_ms <= now]
+        for o in due:
+            o.cancel_retry_ms = 0
+        return self._record(now, [Cancel(coi=o.coi, reason="cancel_retry") for o in due], forced=True)
 
     def _update_block(self, now: int) -> None:
         blocked = self._crossed or any(self._guard[s].active(now) for s in SIDES)
@@ -438,6 +452,7 @@ class MarketMakerStrategy(QuotingStrategy):
             "hedger": {"aggressive": h.aggressive, "emergency": h.emergency, "clips": h.clips_sent,
                        "exposure_since_ms": h.exposure_since_ms, "last_skip": h.last_skip},
             "cancels_last_minute": self._cancels.used(now), "cancels_peak_minute": self._cancels.peak,
+            "requote_cancels_peak_minute": self._cancels.peak_discretionary,
             "skip": dict(self._skip), "last_ts_ms": self._last_ts, **self._counts,
         }
 

@@ -41,6 +41,7 @@ class TrackedOrder(msgspec.Struct, kw_only=True):
     new_price: float = 0.0  # of a Modify in flight
     new_size: float = 0.0
     new_ref_mid: float = 0.0
+    cancel_retry_ms: int = 0  # a refused Cancel (rate limit): sent again from this time (0: none due)
 
 
 class CancelBudget:
@@ -50,6 +51,9 @@ class CancelBudget:
         self.limit = limit
         self._times: deque[int] = deque()
         self.peak = 0  # the most in any window, for operators and the replay report
+        # the most in a window when a discretionary one (a requote, the hedger's) went out: the cap
+        # says this never exceeds `limit`; forced ones (taking risk off) may go beyond it
+        self.peak_discretionary = 0
 
     def used(self, now_ms: int) -> int:
         times = self._times
@@ -60,16 +64,20 @@ class CancelBudget:
     def available(self, now_ms: int) -> bool:
         return self.used(now_ms) < self.limit
 
-    def record(self, now_ms: int) -> None:
+    def record(self, now_ms: int, *, forced: bool = False) -> None:
         self._times.append(now_ms)
-        self.peak = max(self.peak, self.used(now_ms))
+        used = self.used(now_ms)
+        self.peak = max(self.peak, used)
+        if not forced:
+            self.peak_discretionary = max(self.peak_discretionary, used)
 
     def to_state(self) -> dict[str, Any]:
-        return {"times": list(self._times), "peak": self.peak}
+        return {"times": list(self._times), "peak": self.peak, "peak_discretionary": self.peak_discretionary}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._times = deque(int(t) for t in state["times"])
         self.peak = state["peak"]
+        self.peak_discretionary = state.get("peak_discretionary", 0)
 
 
 class Backoff(msgspec.Struct, kw_only=True):

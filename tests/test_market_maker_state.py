@@ -150,3 +150,28 @@ def test_a_fill_that_closes_inventory_is_a_round_trip_record_net_of_fees() -> No
     assert trade.pnl_quote == pytest.approx(gross - fees) and trade.fees == pytest.approx(fees)
     assert trade.exit_ts // 10**6 == t + 2000 and h.s.closed_trades() == []  # drained
     assert T0 < t
+
+
+def test_a_refused_cancel_keeps_the_order_and_asks_again_after_the_backoff_without_looping() -> None:
+    from strategies.quoting import Cancel
+    from tests.mm_harness import Host
+    from venue.codes import ORDER_NOT_FOUND
+
+    h = Host(over={"hedge_enabled": False})
+    t = h.warm(5.8)
+    bid = h.quotes()["buy"]["coi"]
+    h.accept = False  # the venue does not answer: the cancel below stays in flight
+    h.s.allow_entries(False)
+    h.book(t, 200.0)
+    assert bid in [a.coi for a in h.cancels(t)]  # the halt cancels the quotes
+    rate_limited = 30002  # risk's rate_limit code: the order still rests at the venue
+    assert h.s.on_rejected(t + 10, bid, rate_limited, "cancel refused by risk: rate_limit") == []
+    assert bid in h.s.open_orders()  # not forgotten
+    for dt in (100, 500, 1000):  # no new cancel before the back-off, whatever the events
+        h.book(t + dt, 200.0)
+    assert [a for a in h.cancels(t + 100) if isinstance(a, Cancel)] == []
+    backoff_ms = int(h.s.params.reject_backoff_s * 1000)
+    h.book(t + 10 + backoff_ms, 200.0)
+    assert [a.coi for a in h.cancels(t + 10 + backoff_ms)] == [bid]
+    h.s.on_rejected(t + backoff_ms + 20, bid, ORDER_NOT_FOUND, "cancel refused by venue: order not found")
+    assert bid not in h.s.open_orders()  # the venue does not have it: gone
