@@ -151,6 +151,18 @@ class VenueSimActor(ActorShell):
         await self.ready()
         return len(self._sim().engine.active_orders(account_index))
 
+    async def resting_orders(self, account_index: int) -> list[dict[str, Any]]:
+        """The venue's open orders of an account: client_order_index, side, price, remaining."""
+        await self.ready()
+        sim = self._sim()
+        out = []
+        for order in sim.engine.active_orders(account_index):
+            spec = sim.markets[order.market_id]
+            out.append({"client_order_index": order.client_order_index, "market_id": order.market_id,
+                        "side": "sell" if order.is_ask else "buy", "price": spec.price_from_int(order.price),
+                        "remaining": spec.size_from_int(order.remaining_base_amount)})
+        return out
+
     async def state(self) -> dict[str, Any]:
         await self.ready()
         return self._sim().state()
