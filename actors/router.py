@@ -134,6 +134,9 @@ class RouterActor(ActorShell):
         # sending -> signed and journaled (the transaction leaves); sending -> the venue's answer
         self.stage_ms: dict[str, deque[float]] = {k: deque(maxlen=10_000) for k in ("receive", "journal", "sign", "send")}
         self.origins: dict[tuple[int, int], tuple[int, int]] = {}  # order -> (origin ns, intent ts_event)
+        # accepted modifies, for benchmarks: (account, coi, nonce, origin ns, intent ts_event, received ns,
+        # sent ns, answered ns, reason); the nonce names the transaction at the venue
+        self.modifies: deque[tuple[int, int, int, int, int, int, int, int, str]] = deque(maxlen=100_000)
         self._origin_order: deque[tuple[int, int]] = deque()
         self.counts: dict[str, int] = {"sent": 0, "accepted": 0, "rejected": 0, "fills": 0, "canceled": 0,
                                        "duplicates": 0, "retries": 0, "unknown_fate": 0, "cancel_sent": 0,
@@ -258,7 +261,7 @@ class RouterActor(ActorShell):
         if isinstance(intent, OrderIntent):
             return await self._place(command, intent, origin_ns)
         if isinstance(intent, ModifyIntent):
-            return await self._modify(command, intent)
+            return await self._modify(command, intent, origin_ns)
         if isinstance(intent, CancelIntent):
             return await self._cancel(command, intent)
         return await self._cancel_all(command, intent)
@@ -373,7 +376,7 @@ class RouterActor(ActorShell):
                              client_order_index=order.coi, code=code, reason=reason,
                              source=source, ts_event=wall_ns(), seq=self.event_seq.next())  # type: ignore[arg-type]
 
-    async def _modify(self, command: OrderCommand, intent: ModifyIntent) -> str:
+    async def _modify(self, command: OrderCommand, intent: ModifyIntent, origin_ns: int = 0) -> str:
         """New price and remaining size for an open order. Journaled (not durably: a modify sent twice
         asks for the same terms twice) before it is sent; the venue's answer goes to the strategy as
         OrderModified, or OrderRejected(op="modify"), after which the order rests as it was."""
@@ -385,11 +388,14 @@ class RouterActor(ActorShell):
         if client is None or order is None or order.done:
             self._deliver(self._refused_op(intent, "modify", ORDER_NOT_FOUND, "no open order to modify", "router"))
             return "rejected"
-        self.outbox.put(ANY.encode(journal_record(command, actor=self.name, seq=command.seq, ts_init=wall_ns())))
+        received_ns = wall_ns()
+        self.outbox.put(ANY.encode(journal_record(command, actor=self.name, seq=command.seq, ts_init=received_ns)))
         index = order.order_index if order.order_index is not None else intent.client_order_index
         outcome = await client.modify(intent.market_id, index, intent.price, intent.size)
         self.counts["modify_sent"] += 1
         if isinstance(outcome, TxAccepted):
+            self.modifies.append((order.account, order.coi, outcome.nonce, origin_ns, intent.ts_event, received_ns,
+                                  outcome.ts_sent_ns, wall_ns(), intent.reason))
             order.size = order.filled + intent.size  # fills count against the order's new total
             self._deliver(OrderModified(strategy=order.strategy, account_index=order.account, market_id=order.market,
                                         client_order_index=order.coi, price=intent.price, remaining=intent.size,
@@ -591,6 +597,12 @@ class RouterActor(ActorShell):
     async def order_origins(self) -> list[tuple[int, int, int, int]]:
         """(account, client_order_index, origin ns, intent ts_event ns) of the recent orders."""
         return [(a, c, origin, ts) for (a, c), (origin, ts) in self.origins.items()]
+
+    async def modify_origins(self) -> list[tuple[int, int, int, int, int, int, int, int, str]]:
+        """The recent accepted modifies: (account, client_order_index, nonce, origin ns (feed receipt of
+        the market event behind it; 0 when an order event caused it), intent ts_event ns, received
+        here ns, sent ns, answered ns, the intent's reason)."""
+        return list(self.modifies)
 
     async def open_orders(self) -> dict[str, int]:
         """Open (not ended) orders per strategy, as far as this router knows."""

@@ -2,9 +2,10 @@
 
 It runs `venue.sim.server.SimServer` on the configured host and port (venue.sim in the settings)
 and keeps an audit of every create-order transaction that reached it: (account, client order
-index, wall-clock ns on arrival, result code). Tests and benchmarks read it to check that no
-order was sent twice and when orders arrived; the other read methods expose the venue's truth
-(fills and positions per account) for the end-to-end checks.
+index, wall-clock ns on arrival, result code), and of every modify (the same, plus the nonce that
+names the transaction and when the venue had applied it). Tests and benchmarks read them to check
+that no order was sent twice and when orders arrived and were replaced; the other read methods
+expose the venue's truth (fills and positions per account) for the end-to-end checks.
 
 A restart of this actor is a restart of the paper venue: the new simulator starts from an empty
 engine (as a reset exchange would), so the supervisor does not expect one during a run.
@@ -18,16 +19,20 @@ from typing import Any
 
 from actors.common import ActorContext, ActorShell
 from venue.sim.server import SimServer
-from venue.sim.txinfo import CreateOrderTx, Tx
+from venue.sim.txinfo import CreateOrderTx, ModifyOrderTx, Tx
+
+MODIFIES_KEPT = 200_000  # the audit of modifies keeps the newest (a maker modifies all day)
 
 
 class RecordingSimServer(SimServer):
-    """SimServer that records every create-order transaction it applies, and optionally when each
-    market event was applied and published (wall ns by event-time ms, the last 200,000)."""
+    """SimServer that records every create-order and modify transaction it applies, and optionally
+    when each market event was applied and published (wall ns by event-time ms, the last 200,000)."""
 
     def __init__(self, *args: Any, record_events: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.created: list[tuple[int, int, int, int]] = []  # (account, coi, arrival wall ns, code)
+        # (account, coi or -1 when the venue has no such order, nonce, arrival wall ns, applied wall ns, code)
+        self.modified: deque[tuple[int, int, int, int, int, int]] = deque(maxlen=MODIFIES_KEPT)
         self.record_events = record_events
         self.event_walls: dict[int, int] = {}
         self._event_order: deque[int] = deque()
@@ -47,10 +52,21 @@ class RecordingSimServer(SimServer):
         # message's receipt), before the venue parses it: the benchmark's tick is likewise taken
         # after the venue's own work on the market event
         arrived = received_ns if received_ns is not None else time.time_ns()
+        coi = self._modified_coi(tx) if isinstance(tx, ModifyOrderTx) else -1  # named before it changes
         code, message = super().apply_tx(tx, wall_ms, received_ns)
         if isinstance(tx, CreateOrderTx):
             self.created.append((tx.account_index, tx.client_order_index, arrived, code))
+        elif isinstance(tx, ModifyOrderTx):
+            self.modified.append((tx.account_index, coi, tx.nonce, arrived, time.time_ns(), code))
         return code, message
+
+    def _modified_coi(self, tx: ModifyOrderTx) -> int:
+        """The client order index of the order a modify names (by the venue's order index, or by
+        a client order index below 2**48, as the engine resolves it), -1 if there is none."""
+        order = self.engine.order(tx.index)
+        if order is None or order.account_index != tx.account_index:
+            order = self.engine.order_by_client_index(tx.account_index, tx.index)
+        return -1 if order is None else order.client_order_index
 
 
 def source_spec(source: str, path: str | None) -> str:
@@ -108,6 +124,11 @@ class VenueSimActor(ActorShell):
     async def created_orders(self) -> list[tuple[int, int, int, int]]:
         await self.ready()
         return list(self._sim().created)
+
+    async def modified_orders(self) -> list[tuple[int, int, int, int, int, int]]:
+        """Every modify the venue applied: (account, coi, nonce, arrival wall ns, applied wall ns, code)."""
+        await self.ready()
+        return list(self._sim().modified)
 
     async def event_walls(self, event_ms: list[int]) -> dict[int, int]:
         """When the market events of these event-time ms were published (option record_events)."""
