@@ -265,7 +265,7 @@ def test_a_position_taken_from_the_venue_before_any_market_data_gets_the_first_e
         actor = OfflineStrategy(ActorContext(name="strategy:fast", settings=settings(tmp_path)))
         actor.peers = actor.sender.peers = RecordingPeers()
         await actor.ready()
-        actor.rest = VenueHolding()
+        actor.rest = VenueHolding()  # type: ignore[assignment]  # the one call this test needs
         assert await actor._adopt_venue_position() is False  # no market time yet: nothing taken
         assert actor.strategy.status()["position"] is None
         first = DAY0_NS + 3_600 * S
