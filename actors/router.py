@@ -53,6 +53,7 @@ from typing import Any
 
 import msgspec
 
+from actors.coalesce import Coalescer
 from actors.common import NS_PER_MS, ActorContext, ActorShell, BoundedSet, Outbox, SeqCounter, wall_ns
 from messages.codec import ANY, COMMANDS, ORDER_EVENTS, journal_record
 from messages.orders import (
@@ -142,6 +143,8 @@ class RouterActor(ActorShell):
                                        "duplicates": 0, "retries": 0, "unknown_fate": 0, "cancel_sent": 0,
                                        "fills_stored_before": 0, "modify_sent": 0}
         self.consumer: asyncio.Task[None] | None = None
+        self.modify_batcher: Coalescer[tuple[int, int, float, float, bool], Any] = Coalescer(
+            self._send_modify, self._send_modifies)
         self.last_event_lag_ms = 0.0
 
     # --- start-up ------------------------------------------------------------------------------
@@ -391,7 +394,9 @@ class RouterActor(ActorShell):
         received_ns = wall_ns()
         self.outbox.put(ANY.encode(journal_record(command, actor=self.name, seq=command.seq, ts_init=received_ns)))
         index = order.order_index if order.order_index is not None else intent.client_order_index
-        outcome = await client.modify(intent.market_id, index, intent.price, intent.size)
+        # the other side's modify, decided on the same tick, goes in the same sendTxBatch
+        outcome = await self.modify_batcher.submit(intent.account_index, (intent.market_id, index, intent.price,
+                                                                          intent.size, intent.side == "sell"))
         self.counts["modify_sent"] += 1
         if isinstance(outcome, TxAccepted):
             self.modifies.append((order.account, order.coi, outcome.nonce, origin_ns, intent.ts_event, received_ns,
@@ -404,6 +409,16 @@ class RouterActor(ActorShell):
         self._deliver(self._refused_op(intent, "modify", outcome.code, outcome.reason,
                                        "venue" if outcome.sent else "router"))
         return "rejected"
+
+    async def _send_modify(self, account: Any, modify: tuple[int, int, float, float, bool]) -> Any:
+        market_id, index, price, size, is_ask = modify
+        return await self.clients[account].modify(market_id, index, price, size, is_ask=is_ask)
+
+    async def _send_modifies(self, account: Any, modifies: list[tuple[int, int, float, float, bool]]) -> list[Any]:
+        client = self.clients[account]
+        ops = [client.modify_op(market_id, index, price, size, is_ask=is_ask)
+               for market_id, index, price, size, is_ask in modifies]
+        return list(await client.send_batch(ops))
 
     def _refused_op(self, intent: ModifyIntent | CancelIntent, op: str, code: int, reason: str,
                     source: str) -> OrderRejected:
@@ -620,4 +635,6 @@ class RouterActor(ActorShell):
         out = {k: float(v) for k, v in self.counts.items()}
         out["open"] = float(sum(1 for o in self.orders.values() if not o.done))
         out["queue"] = float(self.events.qsize())
+        out["modify_batches"] = float(self.modify_batcher.batches)
+        out["modifies_batched"] = float(self.modify_batcher.batched_items)
         return out

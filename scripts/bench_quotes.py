@@ -134,6 +134,7 @@ def measure_requotes(tmp: Path, seconds: float, events_per_s: float = 200.0, tol
                      first_timeout_s: float = 60.0) -> dict[str, Any]:
     """Runs the system with the maker, waits for its first requote and 1 s more, measures `seconds`.
     Needs a running Ray (the benchmark's own, or the tests' session)."""
+    from messages.codec import decode_heartbeat
     from supervisor import System
     from venue import codes
 
@@ -156,6 +157,7 @@ def measure_requotes(tmp: Path, seconds: float, events_per_s: float = 200.0, tol
         walls = _get(sim, "event_walls", sorted({r[4] // 1_000_000 for r in router_modifies}))
         risk_lags = _get(risk, "intent_lags")[risk_lags_before:]
         maker = _get(system.handle(f"strategy:{MAKER}"), "status")
+        router_stats = dict(decode_heartbeat(_get(router, "heartbeat")).stats)
     finally:
         system.stop(cancel_orders=False)
     requotes = match_requotes(venue_modifies, router_modifies, walls, since_ns)
@@ -167,8 +169,9 @@ def measure_requotes(tmp: Path, seconds: float, events_per_s: float = 200.0, tol
         STAGES[3]: [(r["arrived"] - r["sent"]) / 1e6 for r in requotes],
         STAGES[4]: [(r["applied"] - r["arrived"]) / 1e6 for r in requotes],
     }
-    # both sides requoted on one book top: the order client sends one transaction of an account at a
-    # time (its send lock, held to the venue's answer), so the second waits for the first's round trip
+    # both sides requoted on one book top: they share one sendTxBatch when the router has both at
+    # once; else the second goes after the first's round trip (the order client sends one request
+    # of an account at a time, holding its lock to the venue's answer)
     firsts: dict[int, int] = {}
     for r in requotes:
         firsts[r["ts_event"]] = min(firsts.get(r["ts_event"], r["sent"]), r["sent"])
@@ -196,6 +199,10 @@ def measure_requotes(tmp: Path, seconds: float, events_per_s: float = 200.0, tol
         "maker": {k: maker.get(k) for k in ("requotes", "rejections", "maker_fills", "taker_fills", "inventory",
                                              "skip")},
         "elapsed_s": elapsed,
+        # modifies that shared a sendTxBatch with another (the router's coalescer, actors/coalesce.py)
+        "modifies_batched": int(router_stats.get("modifies_batched", 0)),
+        "modify_batches": int(router_stats.get("modify_batches", 0)),
+        "modifies_sent": int(router_stats.get("modify_sent", 0)),
     }
 
 
@@ -241,11 +248,13 @@ def main(argv: list[str] | None = None) -> int:
          f"{result['arrival_p50_ms']:.2f} / {result['arrival_p99_ms']:.2f} ms"),
         ("  the first (or only) requote of its book top: n, p50 / p99",
          "{} requotes, {:.2f} / {:.2f} ms".format(*result["first_of_event"])),
-        ("  the other side's, after the first's round trip: n, p50 / p99",
+        ("  the other side's, sent after the first's: n, p50 / p99",
          "{} requotes, {:.2f} / {:.2f} ms".format(*result["second_of_event"])),
         *((f"  stage {k} p50 / p99", f"{p50:.2f} / {p99:.2f} ms") for k, (p50, p99) in result["stages"].items()),
         ("  (feed receipt -> risk received, every maker intent)",
          f"{result['risk_received'][0]:.2f} / {result['risk_received'][1]:.2f} ms"),
+        ("modifies sent / in shared batches (batches)",
+         f"{result['modifies_sent']} / {result['modifies_batched']} ({result['modify_batches']})"),
         ("the maker at the end", str(result["maker"])),
     ]
     width = max(len(r[0]) for r in rows)
