@@ -67,7 +67,7 @@ class ScriptedQuoter(QuotingStrategy):
     params_type = dict  # type: ignore[assignment]
 
     def __init__(self) -> None:
-        self.name, self.market, self.params, self.account_index = "scripted", SOL_DEFAULT, {}, ACCOUNT
+        self.name, self.market, self.account_index = "scripted", SOL_DEFAULT, ACCOUNT
         self.events = 0
 
     def _next(self) -> list[QuoteAction]:
