@@ -100,3 +100,11 @@ def test_the_maker_quotes_fills_both_sides_and_survives_kills_of_itself_and_the_
         assert facts["fills"] > 0
         maker_fills = [f for f in run.db_fills() if f.account_index == MAKER_ACCOUNT]
         assert {f.side for f in maker_fills} == {"buy", "sell"}
+        # its FIFO round trips are trades in storage (what query_pnl reports), their PnL the maker's own
+        from storage import StorageReader
+
+        with StorageReader(run.settings.storage.db_path) as db:
+            trades = db.trades_since(0, strategy="mm")
+        status = run.call(MAKER, "status")
+        assert trades and all(t.exit_reason.startswith("fifo_") for t in trades)
+        assert abs(sum(t.pnl_quote for t in trades) - status["fifo_realized_quote"]) < 1e-9
