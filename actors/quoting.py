@@ -8,9 +8,8 @@ In:  on_batch(MarketBatch) from the feed (book tops -> on_book, trades -> on_tra
 Out: OrderIntent / ModifyIntent / CancelIntent to risk, one per Place / Modify / Cancel; the FIFO
      round trips (TradeRecords) to risk (breakers) and persistence; snapshots to persistence.
 
-Naming. The strategy names its orders with indices this actor hands out (`order_ids`):
-`client_order_index_for(name, seq)`, the seq reserved in durable blocks as in actors/strategy.py,
-so a restart never reuses one. A Place whose index lies beyond the reservation (reservations fell
+Naming. The strategy names its orders with indices this actor hands out (`order_ids`), reserved
+in durable blocks (actors/strategy_host.py), so a restart never reuses one. A Place whose index lies beyond the reservation (reservations fell
 behind) is answered at once as rejected, so the strategy never waits for it.
 
 Event time. Fills carry the venue's trade time; every other order event is handed to the
@@ -26,7 +25,6 @@ so no order rests that its owner does not know (DESIGN invariant 7).
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import msgspec
@@ -35,13 +33,13 @@ from actors.common import (
     NS_PER_MS,
     ActorContext,
     ActorShell,
-    BoundedSet,
     Outbox,
     SeqCounter,
     SeqTracker,
     client_order_index_for,
     wall_ns,
 )
+from actors.strategy_host import FillMemory, OrderIndices, wait_reconciled
 from messages.codec import CONTROL, INTENTS, MARKET, ORDER_EVENTS, STATE
 from messages.control import Flatten, Halt, Resume
 from messages.market import BookTop, MarketBatch, Trade
@@ -61,11 +59,9 @@ from messages.state import ParameterChange, StrategySnapshot, TradeRecord
 from strategies.quoting import Cancel, LiveOrder, Modify, Place, QuoteAction
 from venue.client_ids import SEQ_MASK
 
-SEQ_BLOCK = 1000
 SNAPSHOT_VERSION = 1
 SNAPSHOT_EVERY_MS = 5_000  # of event time, besides every fill and every control command
 CHECK_INTERVAL_S = 2.0  # stored fills the router could not deliver, and the venue's position
-RECENT_FILLS = 2000
 NOT_RESERVED = 40003  # OrderRejected-like code handed to the strategy for a Place beyond the reservation
 
 
@@ -80,13 +76,9 @@ class QuotingActor(ActorShell):
         self.account = self.cfg.account_index
         self.market_id = self.cfg.market_id
         self.strategy: Any = None
-        self.order_seq = 0
-        self.seq_hi = 0
-        self.reserving: asyncio.Task[None] | None = None
-        self.reserving_hi = 0
+        self.indices = OrderIndices(self.strategy_name, lambda: self._write_snapshot(durable=True))
         self.fills_applied = 0
-        self.recent_fills = BoundedSet(RECENT_FILLS * 10)
-        self.recent_order: list[int] = []
+        self.fills = FillMemory()
         self.msg_seq = SeqCounter()
         self.batches = SeqTracker(self.name)
         self.outbox = Outbox(self.sender, "persistence", "write_durable_many")
@@ -116,9 +108,10 @@ class QuotingActor(ActorShell):
         state = await self.sender.call("persistence", "strategy_state", self.strategy_name, self.market_id, 60, 0,
                                        timeout_s=60.0)
         restored = self._restore(state)
-        await self._wait_reconciled()
+        await wait_reconciled(self.sender, self.account, self.market_id)
         await self._replay_fills()
-        await self._recover_seq()
+        self.indices.recover(await self.sender.call("persistence", "max_client_order_index", self.account,
+                                                    timeout_s=60.0))
         await self._adopt_venue_position()
         await self._reconcile_orders()
         params = {k: v for k, v in msgspec.to_builtins(self.strategy.params).items()
@@ -129,7 +122,7 @@ class QuotingActor(ActorShell):
         self.check_task = asyncio.ensure_future(self._check_loop())
         self.log.info("{} {} on account {} market {}: {}, {} orders adopted, {} unknown canceled, order seq {}",
                       cfg.kind, cfg.preset, self.account, self.market_id, "restored" if restored else "fresh",
-                      self.adopted_orders, self.canceled_unknown, self.order_seq)
+                      self.adopted_orders, self.canceled_unknown, self.indices.next_seq)
 
     def _restore(self, state: dict[str, Any]) -> bool:
         if state["snapshot"] is None:
@@ -144,21 +137,11 @@ class QuotingActor(ActorShell):
         except Exception as exc:  # an incompatible snapshot: start fresh, the venue is the truth
             self.note_error(f"snapshot not restored ({type(exc).__name__}: {exc}); starting fresh")
             return False
-        self.seq_hi = self.order_seq = int(envelope["seq_hi"])
+        self.indices.restore(int(envelope["seq_hi"]))
         self.fills_applied = int(envelope["fills_applied"])
-        for trade_id in envelope.get("recent_fills", []):
-            self._remember_fill(int(trade_id))
+        self.fills.load(envelope.get("recent_fills", []))
         self.snapshot_ts = self.last_event_ns = snapshot.ts_event
         return True
-
-    async def _wait_reconciled(self, timeout_s: float = 15.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            pos: dict[str, Any] = await self.sender.call("risk", "position", self.account, self.market_id,
-                                                         timeout_s=60.0)
-            if pos["reconciled"] or time.monotonic() > deadline:
-                return pos
-            await asyncio.sleep(0.2)  # risk reconciles the account with the venue: poll its answer
 
     async def _replay_fills(self) -> None:
         rows = await self.sender.call("persistence", "fills_after", self.strategy_name, self.fills_applied,
@@ -170,13 +153,6 @@ class QuotingActor(ActorShell):
                 replayed += 1
         if replayed:
             self.log.info("replayed {} fills stored after the snapshot", replayed)
-
-    async def _recover_seq(self) -> None:
-        highest = await self.sender.call("persistence", "max_client_order_index", self.account, timeout_s=60.0)
-        ours = client_order_index_for(self.strategy_name, 0) & ~SEQ_MASK
-        if highest is not None and (highest & ~SEQ_MASK) == ours:
-            self.order_seq = max(self.order_seq, (highest & SEQ_MASK) + 1)
-        self.seq_hi = self.order_seq + SEQ_BLOCK  # reserved durably by the snapshot at the end of start-up
 
     async def _adopt_venue_position(self) -> None:
         """The venue's position is the truth: the strategy takes it when its own differs (fills it
@@ -230,18 +206,8 @@ class QuotingActor(ActorShell):
 
     # --- actions -> intents --------------------------------------------------------------------
     def _next_order_id(self) -> int:
-        """The strategy's next client order index. Reserved blocks run ahead of use; a reservation
-        starts when half a block is left."""
-        seq = self.order_seq
-        self.order_seq += 1
-        if self.seq_hi - self.order_seq < SEQ_BLOCK // 2 and (self.reserving is None or self.reserving.done()):
-            self.reserving = asyncio.ensure_future(self._reserve())
-        return client_order_index_for(self.strategy_name, seq)
-
-    async def _reserve(self) -> None:
-        self.reserving_hi = self.order_seq + SEQ_BLOCK
-        await self._write_snapshot(durable=True)
-        self.seq_hi = max(self.seq_hi, self.reserving_hi)
+        """The strategy's next client order index (`order_ids`)."""
+        return client_order_index_for(self.strategy_name, self.indices.take())
 
     def _act(self, actions: list[QuoteAction], ts_event: int, origin_ns: int) -> None:
         queue = list(actions)
@@ -260,7 +226,7 @@ class QuotingActor(ActorShell):
         common = dict(strategy=self.strategy_name, account_index=self.account, market_id=self.market_id,
                       client_order_index=action.coi, reason=action.reason, ts_event=ts_event, seq=self.msg_seq.next())
         if isinstance(action, Place):
-            if (action.coi & SEQ_MASK) >= self.seq_hi:
+            if not self.indices.reserved(action.coi & SEQ_MASK):
                 return None
             market = action.kind == "market"
             return OrderIntent(side=action.side, size=action.size, kind=action.kind,
@@ -297,16 +263,8 @@ class QuotingActor(ActorShell):
             return
         self._act(actions, self.last_event_ns, 0)
 
-    def _remember_fill(self, trade_id: int) -> bool:
-        if not self.recent_fills.add(trade_id):
-            return False
-        self.recent_order.append(trade_id)
-        if len(self.recent_order) > RECENT_FILLS:
-            del self.recent_order[: len(self.recent_order) - RECENT_FILLS]
-        return True
-
     def _apply_fill(self, event: OrderPartiallyFilled | OrderFilled) -> bool:
-        if not self._remember_fill(event.fill.trade_id):
+        if not self.fills.remember(event.fill.trade_id):
             return False
         self.fills_applied += 1
         fill = event.fill
@@ -349,8 +307,7 @@ class QuotingActor(ActorShell):
     async def _write_snapshot(self, durable: bool = False) -> None:
         envelope = {
             "v": SNAPSHOT_VERSION, "kind": "quoting", "strategy": self.strategy.snapshot(),
-            "seq_hi": max(self.seq_hi, self.reserving_hi), "fills_applied": self.fills_applied,
-            "recent_fills": self.recent_order[-RECENT_FILLS:],
+            "seq_hi": self.indices.bound, "fills_applied": self.fills_applied, "recent_fills": self.fills.recent(),
         }
         self.snapshot_ts = max(self.snapshot_ts + 1, self.last_event_ns)
         self.snapshot_event_ms = self._now_ms()
@@ -371,7 +328,7 @@ class QuotingActor(ActorShell):
         await self.ready()
         out = dict(self.strategy.status())
         out.update(kind=self.cfg.kind, account_index=self.account, position_size=self.strategy.inventory,
-                   open_orders=len(self.strategy.open_orders()), order_seq=self.order_seq,
+                   open_orders=len(self.strategy.open_orders()), order_seq=self.indices.next_seq,
                    fills_applied=self.fills_applied, events=self.events, telemetry=self.strategy.telemetry())
         return out
 
@@ -400,4 +357,4 @@ class QuotingActor(ActorShell):
             return {}
         return {"events": float(self.events), "market_events": float(self.market_events),
                 "intents": float(self.intents_sent), "fills_applied": float(self.fills_applied),
-                "order_seq": float(self.order_seq), "open_orders": float(len(self.strategy.open_orders()))}
+                "order_seq": float(self.indices.next_seq), "open_orders": float(len(self.strategy.open_orders()))}
