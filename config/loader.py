@@ -24,6 +24,8 @@ API keys (secrets)
     LT_API_KEY_1001_0), else from the strategy's `key_file` (a file holding only the key; its
     permissions must be 0600 or stricter). In live mode every enabled live strategy needs a key;
     in paper mode keys are optional. Keys are 40 bytes written as 80 hex digits (optionally 0x).
+    Telegram's bot token and chat id come only from LT_TELEGRAM_BOT_TOKEN and LT_TELEGRAM_CHAT_ID
+    (`chat_id` is refused in YAML too); they are required when alerts and alerts.telegram are on.
 
 Errors
     Every problem raises `ConfigError`, whose str is one line naming the field and the problem:
@@ -48,7 +50,7 @@ import yaml
 from pydantic import SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
-from config.settings import AppSettings, StrategyConfig
+from config.settings import AppSettings, StrategyConfig, TelegramConfig
 
 ENV_PREFIX = "LT_"
 CONFIG_ENV = "LT_CONFIG"
@@ -57,6 +59,11 @@ DEFAULT_PROFILE = Path(__file__).resolve().with_name("paper.yaml")
 _SECRET_WORDS = ("key", "secret", "password", "passphrase", "token", "mnemonic", "credential")
 _NOT_SECRETS = frozenset({"api_key_index", "key_file"})
 _KEY_PATTERN = re.compile(r"^(0x)?[0-9a-fA-F]{80}$")
+TELEGRAM_TOKEN_ENV = "LT_TELEGRAM_BOT_TOKEN"
+TELEGRAM_CHAT_ENV = "LT_TELEGRAM_CHAT_ID"
+_ENV_ONLY = {"bot_token": TELEGRAM_TOKEN_ENV, "chat_id": TELEGRAM_CHAT_ENV}  # never from YAML
+_TELEGRAM_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,100}$")  # Telegram's "<bot id>:<secret>"
+_TELEGRAM_CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z0-9_]{4,64})$")  # a chat's number or a channel's @name
 _RELATIVE_PATH = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (.+)$")
 
 Loc = tuple[str | int, ...]
@@ -99,7 +106,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         settings = AppSettings.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, sources) from None
-    return _attach_keys(settings, env)
+    return _attach_telegram(_attach_keys(settings, env), env)
 
 
 @contextmanager
@@ -158,11 +165,9 @@ def _holds_value(value: Any) -> bool:
 def _reject_secrets(node: Any, loc: Loc) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
-            if _looks_secret(key) and _holds_value(value):
-                raise ConfigError(
-                    f"secrets are not allowed in YAML: {format_loc((*loc, str(key)))} "
-                    f"(set LT_API_KEY_<account_index>_<api_key_index> or a key_file)"
-                )
+            if (_looks_secret(key) or key in _ENV_ONLY) and _holds_value(value):
+                source = _ENV_ONLY.get(key, "LT_API_KEY_<account_index>_<api_key_index> or a key_file")
+                raise ConfigError(f"secrets are not allowed in YAML: {format_loc((*loc, str(key)))} (set {source})")
             _reject_secrets(value, (*loc, str(key)))
     elif isinstance(node, list):
         for index, value in enumerate(node):
@@ -184,6 +189,9 @@ def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[L
         parts = name[len(ENV_PREFIX) :].lower().split("__")
         if parts[0] not in top_level:
             continue
+        env_only = next((_ENV_ONLY[part] for part in parts if part in _ENV_ONLY), None)
+        if env_only is not None:
+            raise ConfigError(f"{name}: this secret is only read from {env_only}")
         if any(_looks_secret(part) for part in parts):
             raise ConfigError(
                 f"{name}: secrets are only read from LT_API_KEY_<account_index>_<api_key_index> or a key_file"
@@ -326,3 +334,33 @@ def _checked_key(raw: str, source: str) -> SecretStr:
         # the value itself is never shown: only what is wrong with it
         raise ConfigError(f"{source}: not a Lighter API private key (expected 40 bytes as 80 hex digits)")
     return SecretStr(raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Telegram
+# ---------------------------------------------------------------------------------------------
+
+
+def _attach_telegram(settings: AppSettings, env: Mapping[str, str]) -> AppSettings:
+    """The bot token and chat id from the environment; required only when Telegram alerts are on.
+    The values are never shown in an error, only which variable is wrong."""
+    token = env.get(TELEGRAM_TOKEN_ENV, "").strip()
+    chat = env.get(TELEGRAM_CHAT_ENV, "").strip()
+    field = "alerts.telegram"
+    if token and not _TELEGRAM_TOKEN.match(token):
+        raise ConfigError(f"{TELEGRAM_TOKEN_ENV}: not a Telegram bot token (expected <bot id>:<secret>)", field=field)
+    if chat and not _TELEGRAM_CHAT.match(chat):
+        raise ConfigError(f"{TELEGRAM_CHAT_ENV}: not a Telegram chat id (expected a number or @channel)",
+                          field=field)
+    alerts = settings.alerts
+    if alerts.enabled and alerts.telegram.enabled:
+        missing = [name for name, value in ((TELEGRAM_TOKEN_ENV, token), (TELEGRAM_CHAT_ENV, chat)) if not value]
+        if missing:
+            raise ConfigError(f"Telegram alerts are on: set {' and '.join(missing)}", field=field)
+    if not token and not chat:
+        return settings
+    telegram: TelegramConfig = alerts.telegram.model_copy(update={
+        "bot_token": SecretStr(token) if token else None,
+        "chat_id": SecretStr(chat) if chat else None,
+    })
+    return settings.model_copy(update={"alerts": alerts.model_copy(update={"telegram": telegram})})

@@ -257,6 +257,56 @@ DEFAULT_CHILDREN: tuple[ChildSpec, ...] = (
 
 
 # ---------------------------------------------------------------------------------------------
+# Alerts
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_http_url(value: str) -> str:
+    if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname:
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+class TelegramConfig(_Model):
+    """Telegram's Bot API (sendMessage). The bot token and the chat id are never read from YAML:
+    the loader sets them from LT_TELEGRAM_BOT_TOKEN and LT_TELEGRAM_CHAT_ID. Both are SecretStr,
+    excluded from dumps and reprs (the token is part of every request's URL)."""
+
+    enabled: bool = False
+    base_url: str = "https://api.telegram.org"  # a local stand-in in tests
+    timeout_s: float = Field(default=10.0, gt=0)  # per request
+    bot_token: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    chat_id: SecretStr | None = Field(default=None, exclude=True, repr=False)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        return _check_http_url(value)
+
+
+class WebhookConfig(_Model):
+    """A generic JSON webhook: each alert is POSTed as {"kind", "severity", "text", "key", "ts"}."""
+
+    url: str | None = None  # None: no webhook
+    timeout_s: float = Field(default=10.0, gt=0)  # per request
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        return None if value is None else _check_http_url(value)
+
+
+class AlertsConfig(_Model):
+    enabled: bool = False
+    telegram: TelegramConfig = TelegramConfig()
+    webhook: WebhookConfig = WebhookConfig()
+    dedupe_s: float = Field(default=300.0, ge=0)  # the same fact (alert key) at most once this often
+    max_per_minute: int = Field(default=20, ge=1)  # per channel (Telegram allows ~20 a minute in a group)
+    feed_stale_alert_s: float = Field(default=30.0, gt=0)  # a market silent this long is alerted
+    queue_size: int = Field(default=100, ge=1)  # per channel; when full the oldest waiting alert is dropped
+
+
+# ---------------------------------------------------------------------------------------------
 # The whole configuration
 # ---------------------------------------------------------------------------------------------
 
@@ -271,6 +321,7 @@ class AppSettings(_Model):
     feed: FeedConfig = FeedConfig()
     storage: StorageConfig = StorageConfig()
     supervisor: SupervisorConfig = SupervisorConfig()
+    alerts: AlertsConfig = AlertsConfig()
     children: list[ChildSpec] = list(DEFAULT_CHILDREN)  # start order; strategies start after them
     strategy_actor: str = "actors.strategy:StrategyActor"
     quoting_actor: str = "actors.quoting:QuotingActor"  # hosts the quoting kinds (market_maker)
