@@ -111,6 +111,7 @@ class System:
         sup = self.settings.supervisor
         self.watch = HeartbeatWatch(timeout_s=sup.heartbeat_timeout_s, start_timeout_s=sup.restart_timeout_s)
         self.children: dict[str, _Child] = {}
+        self.operator_token_file: Path | None = None
         self.halted_by_supervisor: str | None = None
         self.started_at = time.monotonic()
         self.log = logger.bind(actor="supervisor")
@@ -122,6 +123,8 @@ class System:
         sup = self.settings.supervisor
         dump = settings_dump(self.settings)
         specs = self.settings.child_specs()
+        if any(spec.name == "operator" for spec in specs):
+            self._prepare_operator()
         for spec in specs:
             cls = _import_class(spec.actor)
             ctx = ActorContext(name=spec.name, settings=dump, namespace=self.namespace,
@@ -151,6 +154,40 @@ class System:
         self.started_at = time.monotonic()
         for spec in specs:
             self.watch.add(spec.name, self.started_at)
+
+    def _prepare_operator(self) -> None:
+        """The operator API's token (operator_api.token): a new one in `<db>.operator-token`
+        (0600) unless LT_OPERATOR_TOKEN gives it; handed to the operator actor only."""
+        from operator_api.token import prepare_token
+
+        token, self.operator_token_file = prepare_token(self.settings.storage.db_path)
+        own = self.options.get("operator", {})
+        self.options = {**self.options, "operator": {**own, "token": token,
+                                                     "token_file": str(self.operator_token_file or "")}}
+
+    def operator_note(self) -> str | None:
+        """Where the operator API listens and where its token is (None without an operator)."""
+        if "operator" not in self.children:
+            return None
+        url = self._call("operator", "address", timeout_s=10.0)
+        where = self.operator_token_file or "$LT_OPERATOR_TOKEN"
+        return (f"operator API: {url} (token in {where}; `lighter-trader status` finds both); "
+                f"{url}/health, {url}/metrics")
+
+    def _push_health(self) -> None:
+        """The health table to the operator actor (its /health and /metrics), fire and forget."""
+        child = self.children.get("operator")
+        if child is None:
+            return
+        actors = {}
+        for name, health in self.watch.children.items():
+            stats = {k: v for k, v in self.children[name].stats.items() if not k.startswith("lane.")}
+            actors[name] = {"state": health.state, "restarts": self.children[name].restarts,
+                            "lag_ms": health.lag_ms, "last_error": health.last_error, "stats": stats}
+        try:
+            child.handle.on_health.remote({"actors": actors, "halted": self.halted_by_supervisor})
+        except Exception as exc:  # the operator restarting: the next poll sends the next table
+            self.log.debug("health not pushed to the operator: {}", _one_line(exc))
 
     def handle(self, name: str) -> Any:
         return self.children[name].handle
@@ -228,6 +265,7 @@ class System:
                 except Exception as exc:
                     self.log.error("cannot restart {}: {}", child.spec.name, _one_line(exc))
                 self.watch.restarting(child.spec.name, now)
+        self._push_health()
 
     def _restarted(self, child: _Child, now: float, pid: int) -> None:
         child.restarts += 1
@@ -568,6 +606,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # a start that failed half-way has not shown that the venue is ours: send it nothing
             system.stop(cancel_orders=False, kill=True)
             return 1
+        operator = system.operator_note()
+        if operator:
+            print(operator, flush=True)
         log.info("trading ({} mode, {} strategies); status every {:g} s", settings.mode,
                  len(settings.enabled_strategies), args.status_interval)
         system.run(args.duration, stop_event, status_interval_s=args.status_interval)

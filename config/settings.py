@@ -232,6 +232,13 @@ class SupervisorConfig(_Model):
         return self
 
 
+class OperatorConfig(_Model):
+    """The operator API (actors/operator.py) on 127.0.0.1: 0 = a free port (the CLI finds it in
+    `<db>.operator.json`); the profiles set a fixed one for probes and browsers."""
+
+    port: int = Field(default=0, ge=0, le=65535)
+
+
 class ChildSpec(_Model):
     """One supervised actor. actor is "module.path:ClassName" (imported by the supervisor only)."""
 
@@ -253,6 +260,7 @@ DEFAULT_CHILDREN: tuple[ChildSpec, ...] = (
     ChildSpec(name="feed", actor="actors.feed:FeedActor"),
     ChildSpec(name="risk", actor="actors.risk:RiskActor"),
     ChildSpec(name="router", actor="actors.router:RouterActor"),
+    ChildSpec(name="operator", actor="actors.operator:OperatorActor"),
 )
 
 
@@ -321,6 +329,7 @@ class AppSettings(_Model):
     feed: FeedConfig = FeedConfig()
     storage: StorageConfig = StorageConfig()
     supervisor: SupervisorConfig = SupervisorConfig()
+    operator: OperatorConfig = OperatorConfig()
     alerts: AlertsConfig = AlertsConfig()
     children: list[ChildSpec] = list(DEFAULT_CHILDREN)  # start order; strategies start after them
     strategy_actor: str = "actors.strategy:StrategyActor"

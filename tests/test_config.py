@@ -73,6 +73,7 @@ def test_child_specs_follow_the_mode_and_add_one_actor_per_enabled_strategy() ->
         "feed",
         "risk",
         "router",
+        "operator",
         "strategy:rsi_bb",
         "strategy:breakout",
     ]

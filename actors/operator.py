@@ -1,0 +1,163 @@
+"""The operator actor: the operator API over HTTP on 127.0.0.1 (operator_api/ is its pure core).
+
+Serves, with aiohttp, on `operator.port` (0: a free port): GET /api/v1/status, /api/v1/trades,
+/api/v1/equity, POST /api/v1/halt, /flatten, /resume (bearer token), GET /metrics (Prometheus
+text, bearer token) and GET /health (no token). It asks the strategies, risk and the router
+through Ray, as `System.status()` does, reads trades from SQLite read-only, sends kill-switch
+commands to risk's `control`, and learns the actors' health from the supervisor, which pushes its
+table every poll (`on_health`). At start it writes `<db>.operator.json` (URL and token file).
+
+The token comes in `ctx.options["token"]` from the supervisor (operator_api.token.prepare_token);
+it is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from actors.common import ActorContext, ActorShell, wall_ns
+from messages.codec import CONTROL
+from messages.control import Flatten, Halt, Resume
+from operator_api import health as health_rules
+from operator_api import prometheus, routes, shaping
+from operator_api.token import write_info
+
+HOST = "127.0.0.1"
+CALL_TIMEOUT_S = 3.0
+CONTROL_TIMEOUT_S = 30.0
+
+
+class OperatorActor(ActorShell):
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        self.token = str(self.options.pop("token", ""))
+        self.token_file = self.options.pop("token_file", "") or None
+        self.report: dict[str, Any] | None = None
+        self.report_at = 0.0
+        self.requests = 0
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self.backend = OperatorBackend(self)
+
+    async def _start(self) -> None:
+        if not self.token:
+            raise RuntimeError("no operator token (the supervisor passes one)")
+        app = web.Application(client_max_size=64 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._serve)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, HOST, self.settings.operator.port)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://{HOST}:{port}"
+        write_info(self.settings.storage.db_path, self.url, None if self.token_file is None else Path(self.token_file))
+        self.log.info("operator API at {}", self.url)
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        req = routes.Request(method=request.method, path=request.path, query=dict(request.query),
+                             authorization=request.headers.get("Authorization"), body=await request.read())
+        resp = await routes.dispatch(req, self.token, self.backend)
+        return web.Response(status=resp.status, body=resp.body, headers=dict(resp.headers),
+                            content_type=resp.content_type.split(";")[0],
+                            charset="utf-8" if resp.content_type.startswith("text/") else None)
+
+    # --- what the supervisor and the CLI call through Ray --------------------------------------
+    async def address(self) -> str:
+        await self.ready()
+        return self.url
+
+    async def on_health(self, report: dict[str, Any]) -> None:
+        self.report = report
+        self.report_at = time.monotonic()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def stats(self) -> dict[str, float]:
+        return {"requests": float(self.requests)}
+
+
+
+class OperatorBackend:
+    """operator_api.routes.Backend over the running system, for one operator actor."""
+
+    def __init__(self, actor: OperatorActor) -> None:
+        self.actor = actor
+        self.settings = actor.settings
+        self.peers = actor.peers
+        self.log = actor.log
+
+    def strategy_names(self) -> list[str]:
+        return [s.name for s in self.settings.enabled_strategies]
+
+    async def _ask(self, name: str, method: str, *args: Any) -> Any:
+        """The actor's answer, or None if it is missing or does not answer in time."""
+        handle = self.peers.get(name)
+        if handle is None:
+            return None
+        try:
+            return await asyncio.wait_for(_await(getattr(handle, method).remote(*args)), CALL_TIMEOUT_S)
+        except Exception:
+            return None
+
+    async def status(self) -> dict[str, Any]:
+        enabled = self.settings.enabled_strategies
+        answers = await asyncio.gather(self._ask("router", "open_orders"), self._ask("risk", "status"),
+                                       *[self._ask(s.actor_name, "status") for s in enabled])
+        open_orders, risk = answers[0] or {}, answers[1]
+        risk_strategies = (risk or {}).get("strategies", {})
+        strategies = {}
+        for s, st in zip(enabled, answers[2:], strict=True):
+            rk = risk_strategies.get(s.name)
+            row = {"account": s.account_index, "open_orders": open_orders.get(s.name, 0), "strategy": st, "risk": rk}
+            row["view"] = shaping.strategy_view(s.account_index, row["open_orders"], st, rk)
+            strategies[s.name] = row
+        report = self.actor.report or {}
+        actors = {name: {k: row.get(k) for k in ("state", "restarts", "lag_ms", "last_error")}
+                  for name, row in report.get("actors", {}).items()}
+        return {"strategies": strategies, "actors": actors, "halted": report.get("halted"),
+                "risk": None if risk is None else {k: risk.get(k) for k in ("net_notional", "feed_alive", "counts")}}
+
+    def _trades(self) -> list[Any]:
+        from storage.loaders import StorageReader
+
+        with StorageReader(self.settings.storage.db_path) as db:
+            return db.trades_since(0)
+
+    async def trades(self, limit: int) -> list[dict[str, Any]]:
+        return shaping.trade_rows(await asyncio.to_thread(self._trades), limit)
+
+    async def equity(self) -> dict[str, Any]:
+        return {"equity": shaping.equity_curves(await asyncio.to_thread(self._trades))}
+
+    async def control(self, kind: str, scope: str, reason: str) -> list[str]:
+        kinds: dict[str, type[Halt | Resume | Flatten]] = {"halt": Halt, "resume": Resume, "flatten": Flatten}
+        command = kinds[kind](reason=reason, scope=scope, issued_by="operator", ts_event=wall_ns(),
+                              seq=time.time_ns() // 1000)
+        handle = self.peers.get("risk")
+        if handle is None:
+            raise LookupError("the risk actor is not running")
+        names: list[str] = await asyncio.wait_for(_await(handle.control.remote(CONTROL.encode(command))),
+                                                  CONTROL_TIMEOUT_S)
+        self.log.warning("operator {} {} ({}): {}", kind, scope, reason, ", ".join(names) or "no strategy")
+        return names
+
+    def health(self) -> tuple[bool, list[str]]:
+        max_age = max(5.0, 5 * self.settings.supervisor.heartbeat_interval_s)
+        return health_rules.verdict(self.actor.report, time.monotonic() - self.actor.report_at, max_age)
+
+    async def metrics(self) -> str:
+        status = await self.status()
+        counts = (status.get("risk") or {}).get("counts") or {}
+        return prometheus.render(status, self.actor.report, counts)
+
+
+async def _await(ref: Any) -> Any:
+    return await ref
