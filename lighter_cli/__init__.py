@@ -1,0 +1,1 @@
+"""`lighter-trader`: the one command-line tool (see lighter_cli.main)."""
