@@ -80,6 +80,15 @@ def test_cli_and_api_against_a_running_system(ray_session: Any, tmp_path: Path,
         assert _get(url + "/api/v1/status")[0] == 401
         assert _get(url + "/metrics", "wrong")[0] == 401
 
+        # trades and equity come from the database (read-only), in event time
+        run.flush_all()
+        status, body = _get(url + "/api/v1/trades?limit=3", token)
+        assert status == 200 and isinstance(json.loads(body)["trades"], list)
+        assert len(json.loads(body)["trades"]) <= 3
+        status, body = _get(url + "/api/v1/equity", token)
+        assert status == 200 and isinstance(json.loads(body)["equity"], dict)
+        assert _get(url + "/api/v1/trades?limit=0", token)[0] == 400
+
         status, body = _get(url + "/metrics", token)
         text = body.decode()
         assert status == 200
