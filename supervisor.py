@@ -51,6 +51,8 @@ from storage.identity import DatabaseLock
 STATUS_INTERVAL_S = 10.0
 START_TIMEOUT_S = 120.0
 CALL_TIMEOUT_S = 10.0
+FLATTEN_ON_EXIT_WAIT_S = 20.0  # at most this long for the venue to show every position closed
+FLATTEN_RESEND_S = 3.0
 
 
 class StartError(RuntimeError):
@@ -338,10 +340,13 @@ class System:
 
     # --- shutdown ------------------------------------------------------------------------------
     def stop(self, cancel_orders: bool | None = None, kill: bool = True) -> dict[str, Any]:
-        """Clean shutdown: snapshots, cancel open orders, flush storage, stop the venue, kill actors."""
+        """Clean shutdown: positions flattened (when `flatten_on_exit`), snapshots, cancel open orders,
+        flush storage, stop the venue, kill actors."""
         import ray
 
         cancel = self.settings.cancel_on_exit if cancel_orders is None else cancel_orders
+        if self.settings.flatten_on_exit:
+            self._flatten_on_exit()
         summary = self.status()
         for s in self.settings.enabled_strategies:
             self._call(s.actor_name, "flush", timeout_s=15.0)
@@ -359,6 +364,32 @@ class System:
                     pass
         return summary
 
+    def _flatten_on_exit(self, wait_s: float = FLATTEN_ON_EXIT_WAIT_S) -> bool:
+        """Flatten every strategy through risk (not persisted: the next start trades as before)
+        and wait, bounded, until the venue shows every strategy's position at zero; the Flatten
+        is sent again every few seconds meanwhile (risk's netted view may trail the venue's)."""
+        from messages.codec import CONTROL
+        from messages.control import Flatten
+
+        books = sorted({(s.account_index, s.market_id) for s in self.settings.enabled_strategies})
+        deadline = time.monotonic() + wait_s
+        sent_at = -FLATTEN_RESEND_S
+        open_positions: dict[tuple[int, int], float] | None = None
+        while time.monotonic() < deadline:
+            if time.monotonic() - sent_at >= FLATTEN_RESEND_S:
+                command = Flatten(reason="flatten on exit", scope="all", issued_by="supervisor",
+                                  ts_event=time.time_ns(), seq=0)
+                self._call("risk", "control", CONTROL.encode(command), False, timeout_s=10.0)
+                sent_at = time.monotonic()
+            open_positions = _venue_positions(self.settings.venue.url, books)
+            if open_positions is not None and not open_positions:
+                self.log.info("flattened on exit: no position left at the venue")
+                return True
+            time.sleep(0.2)  # the closes travel risk -> router -> venue: poll the venue's answer
+        self.log.warning("flatten on exit: positions still open at the venue after {:g} s: {}", wait_s,
+                         open_positions)
+        return False
+
     # --- the CLI loop --------------------------------------------------------------------------
     def run(self, duration_s: float | None, stop_event: threading.Event,
             status_interval_s: float = STATUS_INTERVAL_S) -> None:
@@ -374,6 +405,29 @@ class System:
             rest = interval - (time.monotonic() - began)
             if rest > 0:
                 stop_event.wait(rest if end is None else min(rest, max(0.0, end - time.monotonic())))
+
+
+def _venue_positions(url: str, books: list[tuple[int, int]]) -> dict[tuple[int, int], float] | None:
+    """The venue's non-zero positions among (account, market) books; None if it cannot be read."""
+    import asyncio
+
+    from venue.rest import LighterRest
+
+    async def read() -> dict[tuple[int, int], float]:
+        out: dict[tuple[int, int], float] = {}
+        async with LighterRest(url) as rest:
+            for account in sorted({a for a, _ in books}):
+                info = await rest.account(account)
+                for market_id in (m for a, m in books if a == account):
+                    position = info.position(market_id)
+                    if position is not None and position.size != 0:
+                        out[(account, market_id)] = position.size
+        return out
+
+    try:
+        return asyncio.run(read())
+    except Exception:  # the venue is away: the caller's deadline bounds the wait
+        return None
 
 
 def _ray_restarts(handle: Any) -> int | None:

@@ -109,6 +109,9 @@ class QuotingActor(ActorShell):
                                        timeout_s=60.0)
         restored = self._restore(state)
         await wait_reconciled(self.sender, self.account, self.market_id)
+        # risk holds the kill switch and the breakers: the snapshot may predate its last control
+        self.strategy.allow_entries(bool(await self.sender.call("risk", "entries_allowed", self.strategy_name,
+                                                                timeout_s=60.0)))
         await self._replay_fills()
         self.indices.recover(await self.sender.call("persistence", "max_client_order_index", self.account,
                                                     timeout_s=60.0))

@@ -32,9 +32,11 @@ feed's liveness, the reconciliation period, the forgetting of orders in flight, 
 and the pacing of log lines. Refusals that repeat are logged once per 10 s
 (`risk.refusal_digest`).
 
-Restart: breakers and the kill switch come back from storage (a restart clears neither), positions
-from storage and then the venue (the first reconciliation after a start adopts the venue's figures
-without calling it a mismatch: storage may trail the venue by the fills of a crash). A trip is
+Restart: breakers and the kill switch come back from storage (a restart clears neither; storage keeps
+the newest command per scope, replayed in the order issued, so Halt(all) then Resume(one) leaves
+that one running), positions from storage and then the venue (the first reconciliation after a
+start adopts the venue's figures without calling it a mismatch: storage may trail the venue by the
+fills of a crash). A trip is
 written durably at once; other breaker and position updates go through the durable outbox (20 ms).
 When the router restarts it asks `resync()`: stored fills never delivered here are applied. Calls in flight are retried by Ray (MAX_TASK_RETRIES = -1): an
 intent is deduplicated on (account, client_order_index) and the router journals each order once,
@@ -227,16 +229,7 @@ class RiskActor(ActorShell):
                 self.breaker_ts[stored.strategy] = stored.ts_event
                 if stored.tripped:
                     self.log.warning("breaker of {} is tripped ({}): restored", stored.strategy, stored.reason)
-        for data in state["kill_switch"]:
-            command = ANY.decode(data)
-            if isinstance(command, Halt):
-                engine.halt(command.scope, command.reason)
-            elif isinstance(command, Flatten):
-                for name in engine.halt(command.scope, command.reason):
-                    engine.mode[name] = FLATTENING
-            if isinstance(command, (Halt, Flatten)):
-                self.log.warning("kill switch restored: {} {} ({})", type(command).__name__.lower(),
-                                 command.scope, command.reason)
+        self._restore_kill_switch([ANY.decode(data) for data in state["kill_switch"]])
         positions = []
         for data in state["positions"]:
             p = STATE.decode(data)
@@ -245,6 +238,29 @@ class RiskActor(ActorShell):
                 positions.append({"account_index": p.account_index, "market_id": p.market_id, "size": p.size,
                                   "avg_entry": p.avg_entry, "realized_pnl": p.realized_pnl, "fees": 0.0})
         engine.positions = PositionBook.from_state({"positions": positions})
+
+    def _restore_kill_switch(self, commands: list[Any]) -> None:
+        """Storage keeps the newest command per scope; replayed in the order they were issued, a
+        Halt(all) followed by a Resume of one strategy leaves that one running and the rest halted.
+        A restored Resume leaves the breakers as stored: they were written after it."""
+        engine = self._engine()
+        kept = sorted((c for c in commands if isinstance(c, (Halt, Resume, Flatten))),
+                      key=lambda c: (c.ts_event, c.seq))
+        for command in kept:
+            if isinstance(command, Resume):
+                names = list(self.strategies) if command.scope == "all" else \
+                    [command.scope] if command.scope in self.strategies else []
+                for name in names:
+                    engine.mode[name] = RUNNING
+                    engine.halt_reason.pop(name, None)
+                continue
+            names = engine.halt(command.scope, command.reason)
+            if isinstance(command, Flatten):
+                for name in names:
+                    engine.mode[name] = FLATTENING
+        for name, mode in engine.mode.items():
+            if mode != RUNNING:
+                self.log.warning("kill switch restored: {} {} ({})", name, mode, engine.halt_reason.get(name, ""))
 
     def _engine(self) -> RiskEngine:
         if self.engine is None:
@@ -546,15 +562,17 @@ class RiskActor(ActorShell):
                 self.sender.send(f"strategy:{name}", "on_control", CONTROL.encode(resume))
 
     # --- the kill switch -----------------------------------------------------------------------
-    async def control(self, data: bytes) -> list[str]:
+    async def control(self, data: bytes, persist: bool = True) -> list[str]:
         """Halt, Resume or Flatten (CONTROL-encoded); persisted durably before it takes effect
-        for the strategies. Returns the strategies it applied to."""
+        for the strategies. Returns the strategies it applied to. persist=False: the supervisor's
+        flatten on exit, which the next start must not restore as a kill switch."""
         await self.ready()
         command = CONTROL.decode(data)  # its ts_event is the issuer's wall clock: never risk's clock
         engine = self._engine()
         if not isinstance(command, (Halt, Resume, Flatten)):
             raise ValueError(f"not a kill-switch command: {type(command).__name__}")
-        await self.sender.call("persistence", "write_durable", ANY.encode(command), timeout_s=30.0)
+        if persist:
+            await self.sender.call("persistence", "write_durable", ANY.encode(command), timeout_s=30.0)
         if isinstance(command, Halt):
             names = engine.halt(command.scope, command.reason)
         elif isinstance(command, Resume):
@@ -610,6 +628,13 @@ class RiskActor(ActorShell):
         await self.ready()
         pos = self._engine().positions.get(account_index, market_id)
         return {"size": pos.size, "avg_entry": pos.avg_entry, "reconciled": account_index in self.reconciled_at}
+
+    async def entries_allowed(self, name: str) -> bool:
+        """Whether the strategy may enter now (running, breaker clear): a strategy takes this at
+        start-up rather than trusting its snapshot, which may predate the last control sent to it."""
+        await self.ready()
+        engine = self._engine()
+        return engine.mode.get(name) == RUNNING and name in engine.breakers and not engine.breakers[name].tripped
 
     async def status(self) -> dict[str, Any]:
         await self.ready()

@@ -20,7 +20,9 @@ Start-up (also after Ray restarts the actor): market metadata from the venue; th
 is restored (else the stored candles warm the strategy up); the stored fills after
 `fills_applied` are replayed in storage order (the router stores a fill durably before delivering
 it, so storage holds every fill the strategy may have missed while it was down); the position is
-compared with risk's venue-reconciled one (a mismatch is logged as an error); a strategy still
+compared with risk's venue-reconciled one (a mismatch is logged as an error); whether entries are
+allowed is taken from risk, which holds the kill switch and the breakers (the snapshot may predate
+the last control: each control is written durably before it is acknowledged); a strategy still
 short of history warms up from the venue's candles endpoint when its interval is one of the
 venue's resolutions; a pending order that no longer exists anywhere is released.
 
@@ -146,6 +148,7 @@ class StrategyActor(ActorShell):
             self.intents[order.client_order_index] = order.to_intent()
             self.intent_sent[order.client_order_index] = time.monotonic()
         await self._wait_reconciled()
+        await self._take_mode_from_risk()
         await self._replay_fills()  # read after risk answered: storage holds all risk had (and maybe more)
         await self._recover_seq()
         if self.strategy.status().get("pending") is not None and not self.intents:
@@ -217,6 +220,16 @@ class StrategyActor(ActorShell):
                 self._apply_fill(event, replay=True)
         if rows:
             self.log.info("replayed {} fills stored after the snapshot", len(rows))
+
+    async def _take_mode_from_risk(self) -> None:
+        """Risk holds the kill switch and the breakers; the snapshot may predate the last control
+        risk sent (a Resume that died with the previous incarnation). Controls sent from now on
+        wait for the start to end, so they apply after this answer."""
+        allowed = bool(await self.sender.call("risk", "entries_allowed", self.strategy_name, timeout_s=60.0))
+        if allowed != bool(self.strategy.status().get("entries_allowed", True)):
+            self.log.warning("entries {} as risk says (the snapshot said otherwise)",
+                             "allowed" if allowed else "halted")
+        self.strategy.allow_entries(allowed)
 
     async def _recover_seq(self) -> None:
         highest = await self.sender.call("persistence", "max_client_order_index", self.account, timeout_s=60.0)
@@ -547,7 +560,7 @@ class StrategyActor(ActorShell):
         else:
             return
         self.log.info("{} from {}: {}", type(command).__name__.lower(), command.issued_by, command.reason)
-        await self._write_snapshot()
+        await self._write_snapshot(durable=True)  # a control acknowledged is a control kept
 
     # --- snapshots -----------------------------------------------------------------------------
     def _position_size(self) -> float:

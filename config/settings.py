@@ -335,6 +335,7 @@ class AppSettings(_Model):
     strategy_actor: str = "actors.strategy:StrategyActor"
     quoting_actor: str = "actors.quoting:QuotingActor"  # hosts the quoting kinds (market_maker)
     cancel_on_exit: bool = True  # cancel every open order on shutdown
+    flatten_on_exit: bool = False  # close every position (risk's Flatten) and wait for the venue before that
     dashboard: bool = False  # the Ray dashboard (about 200 MiB more memory)
     json_logs: bool = False
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
