@@ -17,7 +17,7 @@ DAY2_NS = int(datetime(2026, 6, 2, 0, 0, 1, tzinfo=UTC).timestamp()) * 1_000_000
 def health(restarts: dict[str, int] | None = None, stale: int = 0, halted: str | None = None,
            last_error: str | None = None) -> dict[str, Any]:
     restarts = restarts or {}
-    actors = {name: {"state": "alive", "restarts": restarts.get(name, 0), "lag_ms": 0.0,
+    actors: dict[str, dict[str, Any]] = {name: {"state": "alive", "restarts": restarts.get(name, 0), "lag_ms": 0.0,
                      "last_error": last_error if name in restarts else None, "stats": {}}
               for name in ("feed", "risk", "router", "strategy:a")}
     actors["feed"]["stats"] = {"stale_markets": float(stale)}
