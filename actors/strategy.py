@@ -6,10 +6,9 @@ Out: OrderIntents to risk (`on_intent`, with the originating market event's rece
      latency histogram), TradeRecords to risk (breakers) and persistence, closed candles and state
      snapshots to persistence.
 
-Client order indices are `client_order_index_for(name, seq)`. The seq is reserved in blocks of
-SEQ_BLOCK: a snapshot recording the new upper bound is written DURABLY before the first index of
-a block is used (and ahead of time, half a block early), so a restart continues above every index
-the previous incarnation could have used, without a durable write per order.
+Client order indices are `client_order_index_for(name, seq)`, the seq reserved in durable blocks
+(actors/strategy_host.py), so a restart continues above every index the previous incarnation
+could have used, without a durable write per order.
 
 Snapshots (StrategySnapshot.state, JSON): {"v", "strategy": strategy.snapshot(), "seq_hi",
 "fills_applied": how many of this strategy's stored fills the state includes, "recent_fills",
@@ -50,6 +49,7 @@ from actors.common import (
     client_order_index_for,
     wall_ns,
 )
+from actors.strategy_host import FillMemory, OrderIndices, wait_reconciled
 from indicators.candles import Candle as IndicatorCandle
 from indicators.candles import CandleBuilder
 from messages.codec import ANY, CONTROL, INTENTS, MARKET, ORDER_EVENTS, STATE
@@ -67,14 +67,11 @@ from messages.state import ParameterChange, StrategySnapshot, TradeRecord
 from risk.refusal_digest import RefusalDigest
 from storage.loaders import StoredOrder
 from strategies.position_check import SIZE_EPS, PositionCheck
-from venue.client_ids import SEQ_MASK
 
-SEQ_BLOCK = 1000
 CATCH_UP_INTERVAL_S = 2.0  # how often stored fills and order endings are compared with what we applied
 INTENT_SETTLE_S = 5.0  # an intent without news for this long is looked up in storage
 INTENT_LOST_S = 15.0  # ... and one storage never saw is given up (its caller died before journaling)
 SNAPSHOT_VERSION = 1
-RECENT_FILLS = 200
 VENUE_CANDLES_PER_READ = 500  # Lighter answers at most this many candles a read (so does the paper venue)
 RESOLUTIONS = {60_000: "1m", 300_000: "5m", 900_000: "15m", 1_800_000: "30m", 3_600_000: "1h",
                14_400_000: "4h", 43_200_000: "12h", 86_400_000: "1d"}
@@ -94,13 +91,9 @@ class StrategyActor(ActorShell):
         self.market: Any = None
         self.candles: CandleBuilder | None = None
         self.interval_s = 0
-        self.order_seq = 0
-        self.seq_hi = 0
-        self.reserving: asyncio.Task[None] | None = None
-        self.reserving_hi = 0
+        self.indices = OrderIndices(self.strategy_name, lambda: self._write_snapshot(durable=True))
         self.fills_applied = 0
-        self.recent_fills = BoundedSet(RECENT_FILLS * 10)
-        self.recent_order: list[int] = []
+        self.fills = FillMemory()
         self.done_orders = BoundedSet()
         self.intents: dict[int, OrderIntent] = {}
         self.intent_sent: dict[int, float] = {}  # coi -> monotonic time sent (or reloaded)
@@ -147,10 +140,11 @@ class StrategyActor(ActorShell):
             order = msgspec.msgpack.decode(row, type=StoredOrder)
             self.intents[order.client_order_index] = order.to_intent()
             self.intent_sent[order.client_order_index] = time.monotonic()
-        await self._wait_reconciled()
+        await wait_reconciled(self.sender, self.account, self.market_id)
         await self._take_mode_from_risk()
         await self._replay_fills()  # read after risk answered: storage holds all risk had (and maybe more)
-        await self._recover_seq()
+        self.indices.recover(await self.sender.call("persistence", "max_client_order_index", self.account,
+                                                    timeout_s=60.0))
         if self.strategy.status().get("pending") is not None and not self.intents:
             self.log.warning("the pending order of the snapshot is no longer open anywhere: released")
             self.strategy.on_order_done("canceled")
@@ -164,7 +158,7 @@ class StrategyActor(ActorShell):
         self.catch_up_task = asyncio.ensure_future(self._catch_up_loop())
         self.log.info("{} {} on account {} market {}: {}, {} candles short, order seq {}", cfg.kind, cfg.preset,
                       self.account, self.market_id, "restored" if restored else "fresh",
-                      self.strategy.warmup_needed(), self.order_seq)
+                      self.strategy.warmup_needed(), self.indices.next_seq)
 
     def _restore(self, state: dict[str, Any]) -> bool:
         strategy = self.strategy
@@ -176,11 +170,9 @@ class StrategyActor(ActorShell):
                 if envelope.get("v") != SNAPSHOT_VERSION:
                     raise ValueError(f"snapshot envelope version {envelope.get('v')!r}")
                 strategy.restore(envelope["strategy"])
-                self.seq_hi = int(envelope["seq_hi"])
-                self.order_seq = self.seq_hi
+                self.indices.restore(int(envelope["seq_hi"]))
                 self.fills_applied = int(envelope["fills_applied"])
-                for trade_id in envelope.get("recent_fills", []):
-                    self._remember_fill(int(trade_id))
+                self.fills.load(envelope.get("recent_fills", []))
                 if envelope.get("candles") is not None:
                     self.candles = CandleBuilder.from_state(envelope["candles"])
                 self.snapshot_ts = snapshot.ts_event
@@ -231,28 +223,13 @@ class StrategyActor(ActorShell):
                              "allowed" if allowed else "halted")
         self.strategy.allow_entries(allowed)
 
-    async def _recover_seq(self) -> None:
-        highest = await self.sender.call("persistence", "max_client_order_index", self.account, timeout_s=60.0)
-        if highest is not None and (highest & ~SEQ_MASK) == (client_order_index_for(self.strategy_name, 0) & ~SEQ_MASK):
-            self.order_seq = max(self.order_seq, (highest & SEQ_MASK) + 1)
-        self.seq_hi = self.order_seq + SEQ_BLOCK  # reserved durably by the snapshot at the end of start-up
-
-    async def _wait_reconciled(self, timeout_s: float = 15.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            pos: dict[str, Any] = await self.sender.call("risk", "position", self.account, self.market_id,
-                                                         timeout_s=60.0)
-            if pos["reconciled"] or time.monotonic() > deadline:
-                return pos
-            await asyncio.sleep(0.2)  # risk reconciles the account with the venue: poll its answer
-
     async def _check_position(self) -> None:
         """The restored position against risk's (venue-reconciled) one. Storage was read after risk
         answered, so risk can only be behind by fills on their way to it: give it a moment."""
         ours = self._position_size()
         deadline = time.monotonic() + 3.0
         while True:
-            pos = await self._wait_reconciled()
+            pos = await wait_reconciled(self.sender, self.account, self.market_id)
             if abs(ours - pos["size"]) <= 1e-9:
                 self.position_mismatch = None
                 return
@@ -400,16 +377,13 @@ class StrategyActor(ActorShell):
 
     def _act(self, actions: list[Any], ts_event: int, origin_ns: int) -> None:
         for action in actions:
-            if self.order_seq >= self.seq_hi:
+            if not self.indices.reserved(self.indices.next_seq):
                 # cannot happen while reservations keep up (they start half a block early); refuse
                 # rather than use an index that is not reserved durably
                 self.note_error("order seq reservation behind: action dropped")
                 self.strategy.on_order_done("rejected")
                 continue
-            seq = self.order_seq
-            self.order_seq += 1
-            if self.seq_hi - self.order_seq < SEQ_BLOCK // 2 and (self.reserving is None or self.reserving.done()):
-                self.reserving = asyncio.ensure_future(self._reserve())
+            seq = self.indices.take()
             market = action.kind == "market"
             intent = OrderIntent(
                 strategy=self.strategy_name, account_index=self.account, market_id=self.market_id,
@@ -425,13 +399,6 @@ class StrategyActor(ActorShell):
             self.intents_sent += 1
             self.metrics.orders.inc(1, tags=self.metrics.tags(self.strategy_name))
             self.sender.send("risk", "on_intent", INTENTS.encode(intent), origin_ns)
-
-    async def _reserve(self) -> None:
-        """Reserve the next block durably; indices of it are used only once that write committed
-        (every snapshot written meanwhile already carries the new bound)."""
-        self.reserving_hi = self.order_seq + SEQ_BLOCK
-        await self._write_snapshot(durable=True)
-        self.seq_hi = max(self.seq_hi, self.reserving_hi)
 
     # --- catching up with storage -------------------------------------------------------------
     async def _catch_up_loop(self) -> None:
@@ -508,16 +475,8 @@ class StrategyActor(ActorShell):
             if self.strategy.snapshot_due():
                 await self._write_snapshot()
 
-    def _remember_fill(self, trade_id: int) -> bool:
-        if not self.recent_fills.add(trade_id):
-            return False
-        self.recent_order.append(trade_id)
-        if len(self.recent_order) > RECENT_FILLS:
-            del self.recent_order[: len(self.recent_order) - RECENT_FILLS]
-        return True
-
     def _apply_fill(self, event: OrderPartiallyFilled | OrderFilled, *, replay: bool) -> bool:
-        if not self._remember_fill(event.fill.trade_id):
+        if not self.fills.remember(event.fill.trade_id):
             return False
         self.fills_applied += 1
         intent = self.intents.get(event.client_order_index)
@@ -575,9 +534,9 @@ class StrategyActor(ActorShell):
         envelope = {
             "v": SNAPSHOT_VERSION,
             "strategy": self.strategy.snapshot(),
-            "seq_hi": max(self.seq_hi, self.reserving_hi),
+            "seq_hi": self.indices.bound,
             "fills_applied": self.fills_applied,
-            "recent_fills": self.recent_order[-RECENT_FILLS:],
+            "recent_fills": self.fills.recent(),
             "candles": self.candles.to_state() if self.candles is not None else None,
         }
         self.snapshot_ts = max(self.snapshot_ts + 1, self.last_event_ns)
@@ -600,7 +559,7 @@ class StrategyActor(ActorShell):
         await self.ready()
         out = dict(self.strategy.status())
         out.update(account_index=self.account, position_size=self._position_size(), open_intents=len(self.intents),
-                   order_seq=self.order_seq, fills_applied=self.fills_applied, events=self.events,
+                   order_seq=self.indices.next_seq, fills_applied=self.fills_applied, events=self.events,
                    position_mismatch=self.position_mismatch)
         return out
 
