@@ -164,7 +164,11 @@ class System:
 
         token, self.operator_token_file = prepare_token(self.settings.storage.db_path)
         own = self.options.get("operator", {})
-        self.options = {**self.options, "operator": {**own, "token": token,
+        telegram = self.settings.alerts.telegram  # its secrets, which the actors' settings dump excludes
+        secrets = {key: value.get_secret_value() for key, value in
+                   (("telegram_bot_token", telegram.bot_token), ("telegram_chat_id", telegram.chat_id))
+                   if value is not None}
+        self.options = {**self.options, "operator": {**own, **secrets, "token": token,
                                                      "token_file": str(self.operator_token_file or "")}}
 
     def operator_note(self) -> str | None:
@@ -471,6 +475,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sim-port", type=port_number, default=None,
                         help="paper venue port (overrides venue.sim.port and the venue URLs); 0 = a free one, "
                              "for a second paper run on this machine")
+    parser.add_argument("--operator-port", type=port_number, default=None,
+                        help="the operator API's port (overrides operator.port); 0 = a free one")
     parser.add_argument("--db", help="SQLite database path (overrides storage.db_path; its directory must exist)")
     parser.add_argument("--fresh", action="store_true",
                         help="start with an empty database: the existing one is moved into storage.backup_dir")
@@ -510,6 +516,8 @@ def apply_overrides(settings: AppSettings, args: argparse.Namespace) -> AppSetti
         data["venue"]["sim"]["port"] = port
         data["venue"]["url"] = _with_port(data["venue"]["url"], port)
         data["venue"]["ws_url"] = _with_port(data["venue"]["ws_url"], port)
+    if getattr(args, "operator_port", None) is not None:
+        data["operator"]["port"] = args.operator_port
     if args.db is not None:
         if not Path(args.db).expanduser().parent.is_dir():
             raise ConfigError(f"--db: directory not found: {Path(args.db).expanduser().parent}")
@@ -558,11 +566,15 @@ def preflight(settings: AppSettings, *, fresh: bool) -> DatabaseLock:
         if port_in_use(port):
             raise PreflightError(
                 f"venue.sim.port {port} is in use (another paper run on this machine?): nothing was sent; "
-                "run a second system with --sim-port 0 --db PATH (a free port, a database of its own)")
+                "run a second system with --sim-port 0 --operator-port 0 --db PATH (free ports, a database of its own)")
     else:
         reason = unreachable_reason(settings.venue.url)
         if reason is not None:
             raise PreflightError(f"venue {settings.venue.url} cannot be reached: {reason}")
+    operator_port = settings.operator.port
+    if operator_port and any(c.name == "operator" for c in settings.child_specs()) and port_in_use(operator_port):
+        raise PreflightError(f"operator.port {operator_port} is in use (another run's operator API?): "
+                             "use --operator-port 0 for a free one")
     db_path = Path(settings.storage.db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     lock = DatabaseLock(db_path)

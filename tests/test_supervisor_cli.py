@@ -200,3 +200,16 @@ def test_a_second_run_never_reaches_the_first_one_s_venue_and_runs_on_a_port_of_
     at = out.index("summary")
     assert out[at + 1].split()[:4] == ["strategy", "trades", "wins", "net"]
     assert out[at + 2].split()[0] == "fast" and out[at + 3].split()[0] == "total"
+
+
+@pytest.mark.timeout(60)
+def test_an_operator_port_in_use_is_said_in_one_line_before_anything_starts(tmp_path: Path) -> None:
+    import socket
+
+    data = settings_data(tmp_path)
+    with socket.socket() as other_run:
+        other_run.bind(("127.0.0.1", 0))
+        other_run.listen()
+        data["operator"] = {"port": other_run.getsockname()[1]}
+        result = run_supervisor(write(tmp_path, data))
+    assert_one_line(result, "operator.port", "is in use", "--operator-port 0", prefix="cannot start: ")
