@@ -32,7 +32,6 @@ import logging
 import os
 import secrets
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -45,8 +44,8 @@ from loguru import logger
 from actors import status_view
 from actors.common import NAMESPACE, ActorContext, configure_logging, settings_dump, wall_ns
 from actors.health import Backoff, HeartbeatWatch, RestartIntensity
+from actors.preflight import PreflightError, preflight
 from config.settings import AppSettings, ChildSpec
-from storage.identity import DatabaseLock
 
 STATUS_INTERVAL_S = 10.0
 START_TIMEOUT_S = 120.0
@@ -76,7 +75,11 @@ def absolute_paths(settings: AppSettings) -> AppSettings:
     for strategy in data["strategies"]:
         if strategy.get("key_file") is not None:
             strategy["key_file"] = Path(strategy["key_file"]).expanduser().resolve()
-    return AppSettings.model_validate(data)
+    out = AppSettings.model_validate(data)
+    # Telegram's secrets are excluded from the dump: carried over (the operator actor gets them)
+    secrets = {"bot_token": settings.alerts.telegram.bot_token, "chat_id": settings.alerts.telegram.chat_id}
+    telegram = out.alerts.telegram.model_copy(update=secrets)
+    return out.model_copy(update={"alerts": out.alerts.model_copy(update={"telegram": telegram})})
 
 
 class _Child:
@@ -545,62 +548,6 @@ def _with_port(url: str, port: int) -> str:
 
     parts = urlsplit(url)
     return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
-
-
-class PreflightError(Exception):
-    """The run cannot start as configured; str() is one line that says why and what to do."""
-
-
-def preflight(settings: AppSettings, *, fresh: bool) -> DatabaseLock:
-    """What is checked before Ray starts, so that nothing is sent before it passes: the paper
-    venue's port is free (DESIGN invariant 8: a system talks only to its own venue), the venue is
-    reachable (live), the database belongs to this venue and market and no other run has it (moved
-    aside first with `fresh`). Returns the database lock, held for the life of the run."""
-    from storage.identity import DatabaseLock, DatabaseRefused, check_identity, describe, move_aside
-    from storage.writer import prepare_database
-    from venue.preflight import unreachable_reason
-    from venue.sim.ports import port_in_use
-
-    if settings.mode == "paper":
-        port = settings.venue.sim.port
-        if port_in_use(port):
-            raise PreflightError(
-                f"venue.sim.port {port} is in use (another paper run on this machine?): nothing was sent; "
-                "run a second system with --sim-port 0 --operator-port 0 --db PATH (free ports, a database of its own)")
-    else:
-        reason = unreachable_reason(settings.venue.url)
-        if reason is not None:
-            raise PreflightError(f"venue {settings.venue.url} cannot be reached: {reason}")
-    operator_port = settings.operator.port
-    if operator_port and any(c.name == "operator" for c in settings.child_specs()) and port_in_use(operator_port):
-        raise PreflightError(f"operator.port {operator_port} is in use (another run's operator API?): "
-                             "use --operator-port 0 for a free one")
-    db_path = Path(settings.storage.db_path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = DatabaseLock(db_path)
-    try:
-        lock.acquire()
-        if fresh:
-            moved = move_aside(db_path, Path(settings.storage.backup_dir))
-            if moved is not None:
-                logger.bind(actor="supervisor").info("--fresh: the previous database is now {}", moved)
-        prepare_database(db_path)
-        identity = settings.database_identity()
-        conn = sqlite3.connect(db_path, isolation_level=None, timeout=10.0)
-        try:
-            check_identity(conn, identity, db_path=db_path,
-                           fresh_hint="start fresh with --fresh (the old database is moved into "
-                                      f"{settings.storage.backup_dir}) or use --db PATH")
-        finally:
-            conn.close()
-    except DatabaseRefused as exc:
-        lock.release()
-        raise PreflightError(str(exc)) from None
-    except BaseException:
-        lock.release()
-        raise
-    logger.bind(actor="supervisor").info("database {}: {}", db_path, describe(identity))
-    return lock
 
 
 def _init_ray(settings: AppSettings, address: str | None, namespace: str) -> Any:
