@@ -1,6 +1,7 @@
 """Routing, auth and validation of the operator API, as a pure async function of a request.
 
-`dispatch(request, token, backend)` answers every endpoint; the HTTP shell (actors/operator.py)
+`dispatch(request, token, backend)` answers every endpoint and the operator page (GET / and
+/static/<file>, no token: operator_api/static.py); the HTTP shell (actors/operator.py)
 only turns aiohttp's request into a `Request` and the `Response` back. Order of checks: an unknown
 path is 404, a known path with another method 405, then the token (everything but /health: 401
 on a missing or wrong one), then the query and body (400 with one line), then the backend (503
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from operator_api import static
 from operator_api.token import bearer_ok
 
 MAX_TRADES = 1000
@@ -149,7 +151,20 @@ ROUTES: dict[str, tuple[str, Handler, bool]] = {
 }
 
 
+def page(req: Request) -> Response:
+    """GET / and /static/<file>: the operator page, without a token (it holds no data)."""
+    name = static.page_file_for(req.path)
+    if name is None:
+        return Response.error(404, f"no such page file: {req.path}")
+    if req.method.upper() not in ("GET", "HEAD"):
+        return Response.error(405, f"{req.path} takes GET", {"Allow": "GET, HEAD"})
+    return Response(200, static.read_page_file(name), content_type=static.PAGE_FILES[name],
+                    headers=static.SECURITY_HEADERS)
+
+
 async def dispatch(req: Request, token: str, backend: Backend) -> Response:
+    if static.is_page_path(req.path):
+        return page(req)
     route = ROUTES.get(req.path.rstrip("/") or "/")
     if route is None:
         return Response.error(404, f"no such endpoint: {req.path}")
