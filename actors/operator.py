@@ -14,6 +14,7 @@ it is never logged.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 from aiohttp import web
 
 from actors.common import ActorContext, ActorShell, wall_ns
+from alerts.senders import AlertDispatcher
+from alerts.watch import AlertWatch
 from messages.codec import CONTROL
 from messages.control import Flatten, Halt, Resume
 from operator_api import health as health_rules
@@ -30,6 +33,7 @@ from operator_api.token import write_info
 HOST = "127.0.0.1"
 CALL_TIMEOUT_S = 3.0
 CONTROL_TIMEOUT_S = 30.0
+TELEGRAM_OPTIONS = {"telegram_bot_token": "LT_TELEGRAM_BOT_TOKEN", "telegram_chat_id": "LT_TELEGRAM_CHAT_ID"}
 
 
 class OperatorActor(ActorShell):
@@ -37,12 +41,19 @@ class OperatorActor(ActorShell):
         super().__init__(ctx)
         self.token = str(self.options.pop("token", ""))
         self.token_file = self.options.pop("token_file", "") or None
+        # Telegram's bot token and chat id, from the supervisor's settings (config.loader read them
+        # from LT_TELEGRAM_BOT_TOKEN / LT_TELEGRAM_CHAT_ID), like the operator token: never logged
+        self._telegram_env = {env: str(value) for key, env in TELEGRAM_OPTIONS.items()
+                              if (value := self.options.pop(key, None))}
         self.report: dict[str, Any] | None = None
         self.report_at = 0.0
         self.requests = 0
         self.url = ""
         self._runner: web.AppRunner | None = None
         self.backend = OperatorBackend(self)
+        self.alerts: AlertDispatcher | None = None  # with its watch, when settings.alerts.enabled
+        self.alert_watch: AlertWatch | None = None
+        self._alert_check: asyncio.Task[None] | None = None
 
     async def _start(self) -> None:
         if not self.token:
@@ -57,6 +68,7 @@ class OperatorActor(ActorShell):
         self.url = f"http://{HOST}:{port}"
         write_info(self.settings.storage.db_path, self.url, None if self.token_file is None else Path(self.token_file))
         self.log.info("operator API at {}", self.url)
+        await self._start_alerts()
 
     async def _serve(self, request: web.Request) -> web.Response:
         self.requests += 1
@@ -75,13 +87,63 @@ class OperatorActor(ActorShell):
     async def on_health(self, report: dict[str, Any]) -> None:
         self.report = report
         self.report_at = time.monotonic()
+        if self.alert_watch is not None and (self._alert_check is None or self._alert_check.done()):
+            # in the background: a slow risk or strategy delays the alerts, never this call
+            self._alert_check = asyncio.create_task(self._check_alerts(report))
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        await self._stop_alerts()
 
     def stats(self) -> dict[str, float]:
         return {"requests": float(self.requests)}
+
+    # --- alerts (alerts.watch decides, alerts.senders delivers) ---------------------------------
+    async def _start_alerts(self) -> None:
+        config = self.settings.alerts
+        if not config.enabled:
+            return
+        # the bot token and chat id are not in the settings an actor is handed (the dump excludes
+        # them): the supervisor's, else this process's environment; checked as the loader checks them
+        from config.loader import _attach_telegram
+
+        alerts = _attach_telegram(self.settings, {**os.environ, **self._telegram_env}).alerts
+        self.alerts = AlertDispatcher.from_settings(alerts)
+        await self.alerts.start()
+        self.alert_watch = AlertWatch(feed_stale_alert_s=config.feed_stale_alert_s,
+                                      restart_period_s=self.settings.supervisor.period_s)
+        self.log.info("alerts to {}", ", ".join(self.alerts.channels) or "no channel")
+
+    async def _check_alerts(self, report: dict[str, Any]) -> None:
+        """One round: risk's and the strategies' status beside the health table, through the watch;
+        what it raises is queued (AlertDispatcher.send never awaits the network)."""
+        if self.alert_watch is None or self.alerts is None:
+            return
+        try:
+            enabled = self.settings.enabled_strategies
+            answers = await asyncio.gather(self.backend._ask("risk", "status"),
+                                           *[self.backend._ask(s.actor_name, "status") for s in enabled])
+            statuses = {s.name: st for s, st in zip(enabled, answers[1:], strict=True)}
+            for alert in self.alert_watch.observe(report, answers[0], statuses, time.time()):
+                self.log.info("alert {}: {}", alert.kind, alert.text.splitlines()[0])
+                self.alerts.send(alert)
+        except Exception as exc:  # a bad snapshot: the next round looks again
+            self.note_error(f"alerts not checked: {type(exc).__name__}: {exc}")
+
+    async def alert_stats(self) -> dict[str, dict[str, Any]]:
+        """Per channel: sent, failed, dropped, waiting and the last error (redacted); {} when off."""
+        if self.alerts is None:
+            return {}
+        return {name: {"sent": st.sent, "failed": st.failed, "dropped": st.dropped,
+                       "waiting": self.alerts.waiting(name), "last_error": st.last_error}
+                for name, st in self.alerts.stats.items()}
+
+    async def _stop_alerts(self) -> None:
+        if self._alert_check is not None:
+            self._alert_check.cancel()
+        if self.alerts is not None:
+            await self.alerts.close()
 
 
 
