@@ -169,11 +169,25 @@ def test_a_position_the_venue_no_longer_holds_is_adopted_and_trading_goes_on(
                              risk={"reconcile_interval_s": 2.0})
     with SystemRun(settings, supervise=True) as run:
         wait_until(lambda: run.trades_closed() >= 2, 90, interval_s=0.3, message="the first trades")
-        wait_until(lambda: strategy_view(run)["position"] != 0, 60, interval_s=0.05, message="an open position")
+
+        def frozen_in_a_position() -> bool:
+            """The market frozen (no event: no exit) while the strategy holds a position and has no
+            order out; else thawed to try again. Killed without it, the venue could meet a strategy
+            that closed its position in the moment between the check and the kill (seen under load)."""
+            run.call("venue-sim", "set_faults", {"freeze_feed": True})
+            quiet = not any(run.call("router", "open_orders").values()) and not run.call("risk", "status")["inflight"]
+            if quiet and strategy_view(run)["position"] != 0:
+                return True
+            run.call("venue-sim", "set_faults", {"freeze_feed": False})
+            return False
+
+        wait_until(frozen_in_a_position, 60, interval_s=0.05, message="an open position, the market frozen")
+        held = strategy_view(run)["position"]
         before = run.stats("venue-sim")
         ray.kill(run.system.handle("venue-sim"), no_restart=False)
         wait_restarted(run, "venue-sim", before)
         trades_before = run.trades_closed()
+        assert strategy_view(run)["position"] == held != 0  # what the new venue does not hold
         try:
             wait_until(lambda: run.call("strategy:fast", "status")["adopted"] >= 1, 60, interval_s=0.3,
                        message="the strategy to take the venue's position")
