@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from actors.common import ActorContext, ActorShell, wall_ns
+from actors.metrics import TICK_TO_ORDER_BOUNDARIES_MS
 from alerts.senders import AlertDispatcher
 from alerts.watch import AlertWatch
 from messages.codec import CONTROL
@@ -155,6 +156,11 @@ class OperatorBackend:
         self.settings = actor.settings
         self.peers = actor.peers
         self.log = actor.log
+        # the router's tick-to-order latencies since this operator started, fed at each scrape
+        # with those recorded since the last (the router counts them; `latency_seen` is its count)
+        self.tick_to_order = prometheus.Histogram(TICK_TO_ORDER_BOUNDARIES_MS)
+        self.latency_seen = 0
+        self._latency_lock = asyncio.Lock()
 
     def strategy_names(self) -> list[str]:
         return [s.name for s in self.settings.enabled_strategies]
@@ -215,10 +221,17 @@ class OperatorBackend:
         max_age = max(5.0, 5 * self.settings.supervisor.heartbeat_interval_s)
         return health_rules.verdict(self.actor.report, time.monotonic() - self.actor.report_at, max_age)
 
+    async def _gather_latencies(self) -> None:
+        async with self._latency_lock:  # two scrapes at once must not count a batch twice
+            answer = await self._ask("router", "latencies_since", self.latency_seen)
+            if answer is not None:
+                self.latency_seen, new = answer
+                self.tick_to_order.observe(new)
+
     async def metrics(self) -> str:
-        status = await self.status()
+        status, _ = await asyncio.gather(self.status(), self._gather_latencies())
         counts = (status.get("risk") or {}).get("counts") or {}
-        return prometheus.render(status, self.actor.report, counts)
+        return prometheus.render(status, self.actor.report, counts, self.tick_to_order)
 
 
 async def _await(ref: Any) -> Any:

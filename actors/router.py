@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -131,6 +132,7 @@ class RouterActor(ActorShell):
         self.snapshots: dict[int, asyncio.Event] = {a: asyncio.Event() for a in self.accounts}
         self.outbox = Outbox(self.sender, "persistence", "write_durable_many")
         self.latencies_ms: deque[float] = deque(maxlen=100_000)
+        self.latencies_recorded = 0  # ever appended to latencies_ms (it keeps the last 100 000)
         # stage timings of recent orders (ms): origin -> command received; received -> journaled;
         # sending -> signed and journaled (the transaction leaves); sending -> the venue's answer
         self.stage_ms: dict[str, deque[float]] = {k: deque(maxlen=10_000) for k in ("receive", "journal", "sign", "send")}
@@ -309,6 +311,7 @@ class RouterActor(ActorShell):
             if attempt == 0 and order.origin_ns:
                 latency = (sent_ns - order.origin_ns) / 1e6
                 self.latencies_ms.append(latency)
+                self.latencies_recorded += 1
                 self.metrics.tick_to_order_ms.observe(latency)
             order.sent_ns = sent_ns
             if intent.kind == "market":
@@ -603,6 +606,14 @@ class RouterActor(ActorShell):
     async def latencies(self) -> list[float]:
         """Origin (feed receipt of the market event) -> send, in ms, per order sent."""
         return list(self.latencies_ms)
+
+    async def latencies_since(self, seen: int) -> tuple[int, list[float]]:
+        """(how many latencies this router has recorded, those recorded after the first `seen` that
+        it still keeps), for a reader that gathers them batch by batch; all it keeps when `seen`
+        is beyond its count (it restarted since)."""
+        recorded, kept = self.latencies_recorded, len(self.latencies_ms)
+        new = recorded - seen if 0 <= seen <= recorded else kept
+        return recorded, list(itertools.islice(self.latencies_ms, max(0, kept - new), kept))
 
     async def stage_timings(self) -> dict[str, list[float]]:
         """Recent orders' stages in ms: receive (origin -> command here), journal (durable write),

@@ -18,15 +18,43 @@ status and health the operator actor gathers (pure). Names and labels:
     lt_actor_restarts_total{actor}
     lt_actor_lag_ms{actor}
     lt_feed_stale_markets
+    lt_tick_to_order_ms                     histogram (_bucket{le}, _sum, _count): the feed's receipt of
+                                            a market event -> the order's send, ms, as the router
+                                            recorded it since the operator started
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-Sample = tuple[dict[str, str], float]
+Sample = tuple[str, dict[str, str], float]  # (sample name: the family's, or with _bucket/_sum/_count)
+
+
+class Histogram:
+    """Cumulative observations over fixed upper bounds (inclusive, as Prometheus' `le`), fed in batches."""
+
+    def __init__(self, boundaries: Sequence[float]) -> None:
+        self.boundaries = sorted(float(b) for b in boundaries)
+        self.buckets = [0] * (len(self.boundaries) + 1)  # per bucket, not cumulative; the last is +Inf
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, values: Iterable[float]) -> None:
+        for value in values:
+            self.buckets[bisect.bisect_left(self.boundaries, value)] += 1
+            self.sum += value
+            self.count += 1
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """(le, observations <= le) per bound, ending with (+Inf, count)."""
+        out, running = [], 0
+        for bound, n in zip([*self.boundaries, math.inf], self.buckets, strict=True):
+            running += n
+            out.append((bound, running))
+        return out
 
 
 def _escape(value: str) -> str:
@@ -52,21 +80,30 @@ class Exposition:
             number = float(value)
         except (TypeError, ValueError):
             return
-        self.families.setdefault(name, (kind, help_text, []))[2].append((labels, number))
+        self.families.setdefault(name, (kind, help_text, []))[2].append((name, labels, number))
+
+    def add_histogram(self, name: str, help_text: str, labels: dict[str, str], histogram: Histogram) -> None:
+        samples = self.families.setdefault(name, ("histogram", help_text, []))[2]
+        for bound, n in histogram.cumulative():
+            samples.append((f"{name}_bucket", {**labels, "le": _number(bound)}, float(n)))
+        samples.append((f"{name}_sum", labels, histogram.sum))
+        samples.append((f"{name}_count", labels, float(histogram.count)))
 
     def render(self) -> str:
         lines = []
         for name, (kind, help_text, samples) in self.families.items():
             lines.append(f"# HELP {name} {help_text}")
             lines.append(f"# TYPE {name} {kind}")
-            for labels, value in samples:
+            for sample, labels, value in samples:
                 text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-                lines.append(f"{name}{{{text}}} {_number(value)}" if text else f"{name} {_number(value)}")
+                lines.append(f"{sample}{{{text}}} {_number(value)}" if text else f"{sample} {_number(value)}")
         return "\n".join(lines) + "\n"
 
 
-def render(status: Mapping[str, Any], report: Mapping[str, Any] | None, risk_counts: Mapping[str, Any]) -> str:
-    """status: the API's /status answer; report: the supervisor's health report (or None)."""
+def render(status: Mapping[str, Any], report: Mapping[str, Any] | None, risk_counts: Mapping[str, Any],
+           tick_to_order: Histogram | None = None) -> str:
+    """status: the API's /status answer; report: the supervisor's health report (or None);
+    tick_to_order: the router's tick-to-order latencies the operator has gathered (ms)."""
     out = Exposition()
     actors = (report or {}).get("actors", {})
     for name, row in status.get("strategies", {}).items():
@@ -107,4 +144,7 @@ def render(status: Mapping[str, Any], report: Mapping[str, Any] | None, risk_cou
     if feed is not None:
         out.add("lt_feed_stale_markets", "gauge", "markets without fresh data", {},
                 feed.get("stats", {}).get("stale_markets", 0))
+    if tick_to_order is not None:
+        out.add_histogram("lt_tick_to_order_ms", "the feed's receipt of a market event to the order's send (ms)",
+                          {}, tick_to_order)
     return out.render()

@@ -21,7 +21,9 @@ def _exported() -> dict[str, set[str]]:
     report = {"actors": {"feed": {"state": "alive", "restarts": 0, "lag_ms": 1.0, "stats": {"stale_markets": 0}},
                          "strategy:mm": {"state": "alive", "stats": {"market_events": 9, "intents": 4}}}}
     families: dict[str, set[str]] = {}
-    for line in prometheus.render(status, report, {"approved": 1, "refused": 0, "fills": 3}).splitlines():
+    latency = prometheus.Histogram([1.0, 10.0])
+    latency.observe([0.5, 3.0])
+    for line in prometheus.render(status, report, {"approved": 1, "refused": 0, "fills": 3}, latency).splitlines():
         match = re.match(r"(lt_\w+)(?:\{([^}]*)\})? ", line)
         if match:
             labels = {part.split("=")[0] for part in (match.group(2) or "").split(",") if part}
@@ -43,10 +45,10 @@ def test_the_dashboard_uses_only_exported_series_and_labels() -> None:
         for label in re.findall(r"\{\{(\w+)\}\}", target["legendFormat"]):
             names = re.findall(r"lt_\w+", target["expr"])
             assert any(label in exported[n] for n in names), (label, target["expr"])
-    # PnL, positions, order flow, rejects and the maker's gauges all have a panel
+    # PnL, positions, order flow, rejects, the maker's gauges and tick-to-order latency all have a panel
     assert {"lt_strategy_realized_pnl", "lt_strategy_unrealized_pnl", "lt_strategy_position",
             "lt_strategy_orders_total", "lt_strategy_fills_total", "lt_risk_orders_total",
-            "lt_strategy_gauge"} <= used
+            "lt_strategy_gauge", "lt_tick_to_order_ms_bucket"} <= used
     for variable in dashboard["templating"]["list"][1:]:
         name = re.search(r"label_values\((lt_\w+), (\w+)\)", variable["definition"])
         assert name and name.group(2) in exported[name.group(1)], variable["definition"]

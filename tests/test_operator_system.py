@@ -1,6 +1,7 @@
 """The operator API and `lighter-trader` against a running system: status, halt (risk refuses the
 strategy's new entries), resume, /health going 503 while the paper venue's feed is frozen and 200
-after, /metrics carrying the trading metrics with labels, and 401 without the token over HTTP."""
+after, /metrics carrying the trading metrics with labels
+(and the router's tick-to-order latency histogram), and 401 without the token over HTTP."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from actors.metrics import TICK_TO_ORDER_BOUNDARIES_MS
 from lighter_cli.main import main as cli
 from operator_api.token import read_info, read_token, token_path
 from tests import ray_fixtures
@@ -100,6 +102,24 @@ def test_cli_and_api_against_a_running_system(ray_session: Any, tmp_path: Path,
         events = [float(line.split()[-1]) for line in text.splitlines()
                   if line.startswith('lt_strategy_events_total{strategy="fast"}')]
         assert events and events[0] > 0
+
+        # the router's tick-to-order latencies, gathered by the operator scrape by scrape
+        def latency_samples() -> dict[str, float]:
+            _, body = _get(url + "/metrics", token)
+            return {line.split()[0]: float(line.split()[1]) for line in body.decode().splitlines()
+                    if line.startswith("lt_tick_to_order_ms")}
+
+        first = wait_until(lambda: (s := latency_samples()).get("lt_tick_to_order_ms_count", 0.0) > 0 and s,
+                           30.0, interval_s=0.3, message="tick-to-order latencies on /metrics")
+        assert "# TYPE lt_tick_to_order_ms histogram" in text
+        buckets = [v for k, v in first.items() if k.startswith("lt_tick_to_order_ms_bucket")]
+        assert buckets == sorted(buckets) and len(buckets) == len(TICK_TO_ORDER_BOUNDARIES_MS) + 1
+        assert first['lt_tick_to_order_ms_bucket{le="+Inf"}'] == first["lt_tick_to_order_ms_count"]
+        assert first["lt_tick_to_order_ms_sum"] > 0
+        recorded = len(run.call("router", "latencies"))  # what it kept: all of them in a short run
+        assert first["lt_tick_to_order_ms_count"] <= recorded
+        wait_until(lambda: latency_samples()["lt_tick_to_order_ms_count"] > first["lt_tick_to_order_ms_count"],
+                   30.0, interval_s=0.3, message="the histogram's count to grow with new orders")
 
         # a frozen feed turns /health to 503 with the reason, and back to 200 after
         run.call("venue-sim", "set_faults", {"freeze_feed": True})
