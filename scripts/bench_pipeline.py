@@ -43,6 +43,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from scripts.bench_common import percentile, ray_call, wait_for
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -81,34 +83,10 @@ def _settings(tmp: Path, speed: float, fast: bool, candle_s: int = 15) -> Any:
     })
 
 
-def _get(handle: Any, method: str, *args: Any, timeout: float = 60.0) -> Any:
-    import ray
-
-    return ray.get(getattr(handle, method).remote(*args), timeout=timeout)
-
-
 def _stats(handle: Any) -> dict[str, float]:
     from messages.codec import decode_heartbeat
 
-    return dict(decode_heartbeat(_get(handle, "heartbeat")).stats)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def _wait(predicate: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out waiting for {what}")
+    return dict(decode_heartbeat(ray_call(handle, "heartbeat")).stats)
 
 
 def latency_and_recovery(tmp: Path, seconds: float, kills: int, events_per_s: float = 200.0,
@@ -124,17 +102,17 @@ def latency_and_recovery(tmp: Path, seconds: float, kills: int, events_per_s: fl
         sim, router, feed = system.handle("venue-sim"), system.handle("router"), system.handle("feed")
         # warm-up: the strategies build their first candles and place their first orders (the
         # cold path: connections, first calls; reported apart as first_orders_ms), then 1 s more
-        _wait(lambda: _get(sim, "created_orders"), 60.0, "the first order")
+        wait_for(lambda: ray_call(sim, "created_orders"), 60.0, "the first order")
         time.sleep(1.0)  # past the first burst of orders: what follows is the steady state
-        arrivals_before = len(_get(sim, "created_orders"))
+        arrivals_before = len(ray_call(sim, "created_orders"))
         events_before = _stats(feed)["events_in"]
         t0 = time.monotonic()
         time.sleep(seconds)  # the measured span
         elapsed = time.monotonic() - t0
         events = _stats(feed)["events_in"] - events_before
-        created_all = _get(sim, "created_orders")
-        origins = {(a, c): (o, ts) for a, c, o, ts in _get(router, "order_origins")}
-        walls = _get(sim, "event_walls", sorted({ts // 1_000_000 for _o, ts in origins.values()}))
+        created_all = ray_call(sim, "created_orders")
+        origins = {(a, c): (o, ts) for a, c, o, ts in ray_call(router, "order_origins")}
+        walls = ray_call(sim, "event_walls", sorted({ts // 1_000_000 for _o, ts in origins.values()}))
 
         def tick_to_order(created: list[Any]) -> tuple[list[float], list[float]]:
             latencies, from_feed = [], []
@@ -153,9 +131,9 @@ def latency_and_recovery(tmp: Path, seconds: float, kills: int, events_per_s: fl
         first_burst = [c for c in created_all if c[2] - created_all[0][2] < 100_000_000]  # within 100 ms
         first_orders, _ = tick_to_order(first_burst)
         timings = {"strategy decided": [x for i in range(STRATEGIES)
-                                        for x in _get(system.handle(f"strategy:s{i}"), "decision_lags")],
-                   "risk received": _get(system.handle("risk"), "intent_lags"), **_get(router, "stage_timings")}
-        stages = {k: (_percentile(v, 0.5), _percentile(v, 0.99)) for k, v in timings.items()}
+                                        for x in ray_call(system.handle(f"strategy:s{i}"), "decision_lags")],
+                   "risk received": ray_call(system.handle("risk"), "intent_lags"), **ray_call(router, "stage_timings")}
+        stages = {k: (percentile(v, 0.5), percentile(v, 0.99)) for k, v in timings.items()}
         recoveries = []
         for i in range(kills):
             name = f"strategy:s{i % STRATEGIES}"
@@ -171,16 +149,16 @@ def latency_and_recovery(tmp: Path, seconds: float, kills: int, events_per_s: fl
                     return None
                 return s if s["incarnation_ms"] != b["incarnation_ms"] and s.get("first_event_ms", 0) > 0 else None
 
-            after = _wait(back, 60.0, f"{name} to restart")
+            after = wait_for(back, 60.0, f"{name} to restart")
             recoveries.append(after["first_event_ms"] - killed / 1e6)
             time.sleep(1.0)  # let the system settle between kills
         return {
             "events_per_s_offered": events / elapsed,
             "orders": len(latencies),
-            "tick_to_order_p50_ms": _percentile(latencies, 0.50),
-            "tick_to_order_p99_ms": _percentile(latencies, 0.99),
-            "feed_to_order_p50_ms": _percentile(from_feed, 0.50),
-            "feed_to_order_p99_ms": _percentile(from_feed, 0.99),
+            "tick_to_order_p50_ms": percentile(latencies, 0.50),
+            "tick_to_order_p99_ms": percentile(latencies, 0.99),
+            "feed_to_order_p50_ms": percentile(from_feed, 0.50),
+            "feed_to_order_p99_ms": percentile(from_feed, 0.99),
             "first_orders_ms": [round(x, 1) for x in first_orders],
             "recovery_ms": statistics.median(recoveries) if recoveries else float("nan"),
             "recoveries_ms": [round(r, 1) for r in recoveries],
@@ -201,17 +179,17 @@ def throughput(tmp: Path, seconds: float, speed: float, levels: int | None = Non
         strategies = [system.handle(f"strategy:s{i}") for i in range(STRATEGIES)]
         time.sleep(3.0)  # warm-up before the measured span
         for handle in strategies:
-            _get(handle, "reset_max_lag")
+            ray_call(handle, "reset_max_lag")
         sim = system.handle("venue-sim")
-        sim_before = _get(sim, "state")["counters"]["source_events"]
+        sim_before = ray_call(sim, "state")["counters"]["source_events"]
         before = _stats(feed)
         covered_before = [_stats(h)["market_events"] for h in strategies]
         t0 = time.monotonic()
         time.sleep(seconds)  # the measured span
         elapsed = time.monotonic() - t0
         after = _stats(feed)
-        sim_events = _get(sim, "state")["counters"]["source_events"] - sim_before
-        lags = [_get(h, "reset_max_lag") for h in strategies]
+        sim_events = ray_call(sim, "state")["counters"]["source_events"] - sim_before
+        lags = [ray_call(h, "reset_max_lag") for h in strategies]
         delivered = [(_stats(h)["market_events"] - b) / elapsed for h, b in zip(strategies, covered_before, strict=True)]
         return {
             "events_per_s": (after["events_in"] - before["events_in"]) / elapsed,
@@ -273,8 +251,8 @@ def ray_two_hops(n: int = 200, interval_s: float = 0.05) -> dict[str, float]:
     sink = sink_cls.remote()
     source = source_cls.remote(hop_cls.remote(sink))
     ray.get(source.run.remote(n, interval_s), timeout=120)
-    lat = _wait(lambda: (v := ray.get(sink.get.remote(), timeout=30)) and len(v) >= n and v, 30, "the sink")
-    return {"p50": _percentile(lat, 0.5), "p99": _percentile(lat, 0.99)}
+    lat = wait_for(lambda: (v := ray.get(sink.get.remote(), timeout=30)) and len(v) >= n and v, 30, "the sink")
+    return {"p50": percentile(lat, 0.5), "p99": percentile(lat, 0.99)}
 
 
 def main(argv: list[str] | None = None) -> int:

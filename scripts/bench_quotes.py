@@ -37,6 +37,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from scripts.bench_common import percentile, ray_call, wait_for
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -76,30 +78,6 @@ def _settings(tmp: Path, speed: float, tolerance_bps: float) -> Any:
         "supervisor": {"heartbeat_interval_s": 1.0, "heartbeat_timeout_s": 30.0},
         "log_level": "WARNING",
     })
-
-
-def _get(handle: Any, method: str, *args: Any, timeout: float = 60.0) -> Any:
-    import ray
-
-    return ray.get(getattr(handle, method).remote(*args), timeout=timeout)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def _wait(predicate: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)  # polling a remote actor's record
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def match_requotes(venue_modifies: list[tuple[int, int, int, int, int, int]],
@@ -144,20 +122,20 @@ def measure_requotes(tmp: Path, seconds: float, events_per_s: float = 200.0, tol
     system.start()
     try:
         sim, router, risk = system.handle("venue-sim"), system.handle("router"), system.handle("risk")
-        _wait(lambda: _get(sim, "modified_orders"), first_timeout_s, "the maker's first requote")
+        wait_for(lambda: ray_call(sim, "modified_orders"), first_timeout_s, "the maker's first requote")
         time.sleep(1.0)  # past the first requotes (cold paths): what follows is the steady state
-        risk_lags_before = len(_get(risk, "intent_lags"))
+        risk_lags_before = len(ray_call(risk, "intent_lags"))
         since_ns = time.time_ns()
         t0 = time.monotonic()
         time.sleep(seconds)  # the measured span
         elapsed = time.monotonic() - t0
         until_ns = time.time_ns()
-        venue_modifies = [m for m in _get(sim, "modified_orders") if m[3] < until_ns]
-        router_modifies = _get(router, "modify_origins")
-        walls = _get(sim, "event_walls", sorted({r[4] // 1_000_000 for r in router_modifies}))
-        risk_lags = _get(risk, "intent_lags")[risk_lags_before:]
-        maker = _get(system.handle(f"strategy:{MAKER}"), "status")
-        router_stats = dict(decode_heartbeat(_get(router, "heartbeat")).stats)
+        venue_modifies = [m for m in ray_call(sim, "modified_orders") if m[3] < until_ns]
+        router_modifies = ray_call(router, "modify_origins")
+        walls = ray_call(sim, "event_walls", sorted({r[4] // 1_000_000 for r in router_modifies}))
+        risk_lags = ray_call(risk, "intent_lags")[risk_lags_before:]
+        maker = ray_call(system.handle(f"strategy:{MAKER}"), "status")
+        router_stats = dict(decode_heartbeat(ray_call(router, "heartbeat")).stats)
     finally:
         system.stop(cancel_orders=False)
     requotes = match_requotes(venue_modifies, router_modifies, walls, since_ns)
