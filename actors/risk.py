@@ -86,7 +86,7 @@ from risk.checks import FLATTENING, RUNNING, Decision, RiskEngine, RiskLimits, S
 from risk.event_clock import EventClock
 from risk.positions import PositionBook
 from risk.refusal_digest import RefusalDigest, RefusalLine
-from venue.sim.tiers import tier_named
+from venue.tiers import tier_named
 
 RISK_CODES: dict[str, int] = {
     "unknown_strategy": 30001,

@@ -31,19 +31,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from scripts.bench_common import percentile, ray_call, wait_for
+from scripts.bench_common import percentile, ray_call, start_bench_ray, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -276,16 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.latency_s, args.throughput_s, args.kills = 10.0, 8.0, 1
 
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     import ray
-    from loguru import logger
 
-    logger.remove()
-    logger.add(sys.stderr, level="WARNING")
-    tmp = Path(tempfile.mkdtemp(prefix="lt-bench-"))
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024 * 1024,
-             _temp_dir=tempfile.mkdtemp(prefix="lt-bray-", dir="/tmp"), logging_level=logging.ERROR,
-             log_to_driver=False)
+    tmp = start_bench_ray()
     try:
         hops = ray_two_hops()
         lat = latency_and_recovery(tmp, args.latency_s, args.kills, args.events_per_s, args.candle_s)

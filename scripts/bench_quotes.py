@@ -26,18 +26,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from scripts.bench_common import percentile, ray_call, wait_for
+from scripts.bench_common import percentile, ray_call, start_bench_ray, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -197,16 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.seconds = 10.0
 
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     import ray
-    from loguru import logger
 
-    logger.remove()
-    logger.add(sys.stderr, level="WARNING")
-    tmp = Path(tempfile.mkdtemp(prefix="lt-bench-"))
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024 * 1024,
-             _temp_dir=tempfile.mkdtemp(prefix="lt-bray-", dir="/tmp"), logging_level=logging.ERROR,
-             log_to_driver=False)
+    tmp = start_bench_ray()
     try:
         result = measure_requotes(tmp, args.seconds, args.events_per_s, args.tolerance_bps)
     finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -151,18 +152,17 @@ async def _form(request: web.Request) -> dict[str, Any]:
 
 
 async def send_tx(request: web.Request) -> web.Response:
-    received_ns = time.time_ns()
-    sim = request.app[SIM_KEY]
-    try:
-        form = await _form(request)
-    except TxInfoError as exc:
-        sim.counters.malformed_requests += 1
-        return error(exc.code, str(exc))
-    status, answer = await submit_tx(sim, form.get("tx_type"), form.get("tx_info"), received_ns)
-    return ok(answer, status=status)
+    return await _submit_form(request, lambda sim, form, ns: submit_tx(sim, form.get("tx_type"), form.get("tx_info"), ns))
 
 
 async def send_tx_batch(request: web.Request) -> web.Response:
+    return await _submit_form(request, lambda sim, form, ns: submit_batch(sim, form.get("tx_types"),
+                                                                           form.get("tx_infos"), ns))
+
+
+async def _submit_form(request: web.Request,
+                       submit: Callable[[Any, dict[str, Any], int], Awaitable[tuple[int, Any]]]) -> web.Response:
+    """A sendTx / sendTxBatch form: a malformed one is counted and answered with its code."""
     received_ns = time.time_ns()
     sim = request.app[SIM_KEY]
     try:
@@ -170,5 +170,5 @@ async def send_tx_batch(request: web.Request) -> web.Response:
     except TxInfoError as exc:
         sim.counters.malformed_requests += 1
         return error(exc.code, str(exc))
-    status, answer = await submit_batch(sim, form.get("tx_types"), form.get("tx_infos"), received_ns)
+    status, answer = await submit(sim, form, received_ns)
     return ok(answer, status=status)
