@@ -8,6 +8,8 @@ asyncio or the wall clock: pacing a replay by a speed factor is the server's job
   synthetic      SyntheticSource: an infinite SOL-like market, deterministic per seed (default)
   candles:PATH   CandleSource: 1-minute candles (gzip CSV) walked along an intra-minute path
   binance:PATH   BinanceRecordingSource: a raw Binance futures websocket recording
+  lighter-recording:PATH[#MARKET]   LighterRecordingSource: a `lighter-trader record` file (one market:
+                 #MARKET, else the first one whose book it holds)
 
 Synthetic and candles also have `take_history(duration_ms) -> past_candles.Bars`: the market's
 past as 1-minute bars, after which events() starts where the past ends (the server serves it
@@ -22,6 +24,7 @@ from typing import Protocol
 
 from venue.sim.binance_source import BinanceRecordingSource
 from venue.sim.candle_source import Candles, CandleSource, intraminute_path, read_candles
+from venue.sim.lighter_recording import LighterRecordingSource
 from venue.sim.synthetic import SyntheticSource
 from venue.sim.types import SourceEvent
 
@@ -29,6 +32,7 @@ __all__ = [
     "BinanceRecordingSource",
     "CandleSource",
     "Candles",
+    "LighterRecordingSource",
     "MarketSource",
     "SyntheticSource",
     "intraminute_path",
@@ -36,7 +40,7 @@ __all__ = [
     "read_candles",
 ]
 
-SPEC_HELP = 'expected "synthetic", "candles:PATH" or "binance:PATH"'
+SPEC_HELP = 'expected "synthetic", "candles:PATH", "binance:PATH" or "lighter-recording:PATH[#MARKET]"'
 
 
 class MarketSource(Protocol):
@@ -53,6 +57,8 @@ def make_source(spec: str, *, seed: int = 1, tick: float = 0.001, lot: float = 0
     kind = kind.strip().lower()
     if kind == "synthetic" and not sep:
         return SyntheticSource(seed=seed, tick=tick, lot=lot)
+    if kind == "lighter-recording" and sep:
+        return _lighter_recording(spec, rest.strip())
     if kind in ("candles", "binance") and sep:
         path = Path(rest.strip()).expanduser()
         if not rest.strip():
@@ -63,3 +69,19 @@ def make_source(spec: str, *, seed: int = 1, tick: float = 0.001, lot: float = 0
             return CandleSource(path, tick=tick, lot=lot, seed=seed)
         return BinanceRecordingSource(path)
     raise ValueError(f"unknown market source {spec!r}; {SPEC_HELP}")
+
+
+def _lighter_recording(spec: str, rest: str) -> LighterRecordingSource:
+    """`PATH` or `PATH#MARKET` (a market id after the last #)."""
+    path_text, hash_sep, market_text = rest.rpartition("#")
+    market_id: int | None = None
+    if hash_sep and market_text.strip().isdigit():
+        market_id = int(market_text)
+    else:
+        path_text = rest
+    if not path_text.strip():
+        raise ValueError(f"market source {spec!r} has no file path; {SPEC_HELP}")
+    path = Path(path_text.strip()).expanduser()
+    if not path.is_file():
+        raise ValueError(f"market source file not found: {path}")
+    return LighterRecordingSource(path, market_id=market_id)
