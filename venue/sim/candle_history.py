@@ -177,6 +177,17 @@ class CandleHistory:
             picked = picked[-count_back:] if count_back else []
         return picked
 
+    def latest(self, resolution: str) -> dict[str, Any] | None:
+        """The newest candle of a resolution in Lighter's shape (the one still forming), None if none."""
+        history = self._history.get(resolution)
+        if not history:
+            return None
+        for candle in reversed(history):
+            shaped = candle.as_json()
+            if shaped is not None:
+                return shaped
+        return None
+
     def window(self, resolution: str, since_ms: int) -> list[Candle]:
         """The raw candles starting at or after since_ms (for rolling daily statistics)."""
         return [c for c in self._history[resolution] if c.start_ms >= since_ms]

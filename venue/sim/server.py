@@ -49,6 +49,7 @@ from venue.sim.candle_history import CandleHistory
 from venue.sim.counters import Counters
 from venue.sim.engine import MatchingEngine
 from venue.sim.faults import FaultConfig, Faults
+from venue.sim.market_channels import MarketChannels
 from venue.sim.publisher import BookFeed, Publisher, encode
 from venue.sim.sequencing import Sequencing
 from venue.sim.shapes import account_update_message
@@ -172,6 +173,7 @@ class SimServer(Sequencing):
         self.account_trade_log: dict[int, deque[dict[str, Any]]] = {}
         self.shaper = TradeShaper(self.markets, max_leverage=max_leverage)
         self.counters = Counters()
+        self.market_channels = MarketChannels(self)
         self.now_ms = int(time.time() * 1000)  # replaced by the first event's time
         self.block_height = 0
         self.source_done = asyncio.Event()
@@ -475,6 +477,7 @@ class SimServer(Sequencing):
         if not frozen:
             for market_id in markets:
                 self._publish_book(market_id)
+            self.market_channels.publish(markets | by_market.keys())  # ticker, market_stats, candle
 
         if order_updates or touched_positions:
             self._publish_accounts(order_updates, shaped, touched_positions)
