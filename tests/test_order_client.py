@@ -667,7 +667,7 @@ async def test_place_and_cancel_against_the_simulator(private_key: str) -> None:
                 await c.limit_order(SOL, False, 0.1, 149.5004, tif="post_only", client_order_index=coi)
             )
             assert placed.nonce == 3  # fetched from the simulator's nextNonce
-            (order,) = await rest.active_orders(account, SOL)
+            (order,) = await rest.active_orders(account, SOL, auth=c.auth_token(60))
             assert (order.client_order_index, order.price, order.remaining_size, order.is_ask) == (
                 coi, 149.5, 0.1, False,
             )  # fmt: skip
@@ -680,7 +680,7 @@ async def test_place_and_cancel_against_the_simulator(private_key: str) -> None:
 
             cancelled = accepted(await c.cancel(SOL, order.order_index))
             assert cancelled.nonce == 5 and cancelled.tx_type == TX_CANCEL_ORDER
-            assert await rest.active_orders(account, SOL) == []
+            assert await rest.active_orders(account, SOL, auth=c.auth_token(60)) == []
             assert sim.counters.invalid_nonce == 0
 
 

@@ -16,6 +16,7 @@ import aiohttp
 import lighter
 import pytest
 
+from tests.sim_tokens import paper_token
 from venue import codes
 from venue.markets import SOL_DEFAULT
 from venue.order_client import MAX_BATCH_TXS, TX_MODIFY_ORDER, OrderClient, TxAccepted, TxRejected
@@ -58,7 +59,8 @@ async def place_bid(client: OrderClient, coi: int, size: float, price: float) ->
 
 async def rest_open_orders(sim: SimServer) -> dict[int, dict[str, Any]]:
     async with aiohttp.ClientSession() as http, http.get(
-        f"{sim.url}/api/v1/accountActiveOrders", params={"account_index": ACCOUNT, "market_id": SOL}
+        f"{sim.url}/api/v1/accountActiveOrders", params={"account_index": ACCOUNT, "market_id": SOL},
+        headers={"authorization": paper_token(ACCOUNT, KEY)},
     ) as resp:
         body = await resp.json()
     return {o["client_order_index"]: o for o in body["orders"]}

@@ -18,6 +18,7 @@ import lighter
 import pytest
 import websockets
 
+from tests.sim_tokens import paper_token
 from venue import codes
 from venue.sim.server import SimServer
 from venue.sim.types import SourceBook
@@ -48,7 +49,8 @@ class AccountStream:
 
     async def __aenter__(self) -> AccountStream:
         self._ws = await websockets.connect(self.ws_url)
-        await self._ws.send(json.dumps({"type": "subscribe", "channel": f"account_all/{self.account}"}))
+        await self._ws.send(json.dumps({"type": "subscribe", "channel": f"account_all/{self.account}",
+                                        "auth": paper_token(self.account, KEY)}))
         self._task = asyncio.create_task(self._run())
         await asyncio.wait_for(self._subscribed.wait(), TIMEOUT)
         return self

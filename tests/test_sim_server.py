@@ -20,6 +20,7 @@ import aiohttp
 import lighter.models as sdk
 import pytest
 
+from tests.sim_tokens import paper_token
 from venue import codes
 from venue.markets import SOL_DEFAULT, MarketSpec
 from venue.sim.candle_history import CandleHistory
@@ -96,7 +97,10 @@ async def recv_type(ws: aiohttp.ClientWebSocketResponse, wanted: str) -> dict[st
 
 
 async def subscribe(ws: aiohttp.ClientWebSocketResponse, channel: str) -> dict[str, Any]:
-    await ws.send_json({"type": "subscribe", "channel": channel})
+    frame = {"type": "subscribe", "channel": channel}
+    if channel.startswith("account_all/"):  # private: the account's token
+        frame["auth"] = paper_token(int(channel.split("/")[1]), KEY)
+    await ws.send_json(frame)
     return await recv_type(ws, "subscribed/" + channel.split("/")[0])
 
 
@@ -176,7 +180,8 @@ async def test_account_endpoints_match_fixtures_and_sdk_models(sim, http, lighte
     assert (account.index, account.collateral) == (ACCOUNT, "10000.000000")
     assert account.positions[0].open_order_count == 1
 
-    status, active = await get_json(http, f"{sim.url}/api/v1/accountActiveOrders?account_index={ACCOUNT}&market_id=2")
+    status, active = await get_json(http, f"{sim.url}/api/v1/accountActiveOrders?account_index={ACCOUNT}&market_id=2"
+                                  f"&auth={paper_token(ACCOUNT, KEY)}")
     fixture = load_fixture(lighter_fixtures_dir, "http_orders.json")
     assert_keys_cover(active["orders"][0], fixture["orders"][0], "order")
     order = sdk.Orders.model_validate(active).orders[0]

@@ -171,7 +171,7 @@ async def test_orders_go_over_the_simulators_websocket_with_the_same_outcomes(pr
             placed = await client.limit_order(SOL, False, 0.1, 149.5, tif="post_only", client_order_index=coi)
             assert isinstance(placed, TxAccepted) and placed.nonce == 3
             assert sim.counters.ws_txs == 1
-            (order,) = await rest.active_orders(account, SOL)
+            (order,) = await rest.active_orders(account, SOL, auth=client.auth_token(60))
             assert order.client_order_index == coi
 
             # refused by the engine after sequencing: the same typed outcome as over REST, nonce spent
@@ -186,7 +186,7 @@ async def test_orders_go_over_the_simulators_websocket_with_the_same_outcomes(pr
             cancelled = await client.cancel(SOL, order.order_index)
             assert isinstance(cancelled, TxAccepted) and cancelled.nonce == 6
             assert sim.counters.invalid_nonce == 1 and sim.counters.ws_txs == 4
-            assert await rest.active_orders(account, SOL) == []
+            assert await rest.active_orders(account, SOL, auth=client.auth_token(60)) == []
 
 
 async def test_without_the_socket_orders_go_over_rest(private_key: str) -> None:

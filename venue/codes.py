@@ -12,6 +12,12 @@ INVALID_TX_TYPE = 20001
 INVALID_TX_INFO = 20002
 INVALID_PARAM = 20003
 TOO_MANY_REQUESTS = 23000  # also sent as HTTP 429
+# auth tokens of private endpoints and channels (the simulator's choices, in the request range)
+AUTH_MISSING = 20010
+AUTH_MALFORMED = 20011
+AUTH_WRONG_ACCOUNT = 20012
+AUTH_EXPIRED = 20013
+AUTH_CODES = frozenset({AUTH_MISSING, AUTH_MALFORMED, AUTH_WRONG_ACCOUNT, AUTH_EXPIRED})
 
 INVALID_NONCE = 21104
 INVALID_BATCH_NONCES = 21105
@@ -34,6 +40,10 @@ MESSAGES: dict[int, str] = {
     INVALID_TX_INFO: "invalid tx info",
     INVALID_PARAM: "invalid param",
     TOO_MANY_REQUESTS: "too many requests",
+    AUTH_MISSING: "auth token required",
+    AUTH_MALFORMED: "invalid auth token",
+    AUTH_WRONG_ACCOUNT: "auth token is for another account",
+    AUTH_EXPIRED: "auth token expired",
     INVALID_NONCE: "invalid nonce",
     INVALID_BATCH_NONCES: "batch nonces must be consecutive",
     INVALID_ACCOUNT: "invalid account index",

@@ -51,6 +51,7 @@ from lighter.nonce_manager import NonceManagerType
 from loguru import logger
 
 from venue import codes
+from venue.auth_tokens import check_lifetime
 from venue.client_ids import SEQ_MASK
 from venue.client_ids import client_order_index_for as client_order_index_for  # re-exported
 from venue.client_ids import strategy_tag as strategy_tag  # re-exported
@@ -272,6 +273,16 @@ class OrderClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def auth_token(self, lifetime_s: int) -> str:
+        """A new auth token for this account's private endpoints and channels, valid for
+        `lifetime_s` (at most 8 hours) from now (SignerClient.create_auth_token_with_expiry)."""
+        token, error = self._signer.create_auth_token_with_expiry(
+            check_lifetime(lifetime_s), api_key_index=self.api_key_index)
+        if error is not None or not token:
+            # the signer's message is not passed on: nothing of the key may reach a log
+            raise RuntimeError(f"cannot make an auth token for account {self.account_index}")
+        return str(token)
 
     async def warm_up(self) -> None:
         """Pay the first order's one-off costs now rather than on the first order: the venue's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from venue.sim import rest_api, tx_api, ws_api
+from venue.sim import funding_api, rest_api, tx_api, ws_api
 from venue.sim.venue_protocol import SimVenue
 
 
@@ -21,7 +21,11 @@ def build_app(sim: SimVenue) -> web.Application:
         ("/api/v1/nextNonce", rest_api.next_nonce),
         ("/api/v1/account", rest_api.account),
         ("/api/v1/accountActiveOrders", rest_api.account_active_orders),
+        ("/api/v1/accountInactiveOrders", rest_api.account_inactive_orders),
+        ("/api/v1/trades", rest_api.trades),
         ("/api/v1/apikeys", rest_api.apikeys),
+        ("/api/v1/positionFunding", funding_api.position_funding),
+        ("/api/v1/fundings", funding_api.fundings),
         ("/sim/state", rest_api.sim_state),
         ("/sim/faults", rest_api.sim_faults_get),
         ("/stream", ws_api.stream),

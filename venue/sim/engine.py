@@ -24,6 +24,7 @@ from venue.sim import queue
 from venue.sim.accounts import apply_fill
 from venue.sim.accounts import unrealized_pnl as position_unrealized_pnl
 from venue.sim.book_sides import ExternalSide, Level, RestingSide, merge_levels
+from venue.sim.funding import FundingLedger, FundingRates
 from venue.sim.queue import MakerFills
 from venue.sim.types import (
     Account,
@@ -105,6 +106,7 @@ class MatchingEngine:
         max_terminal_orders: int = 100_000,
         max_trades_per_account: int = 100_000,
         recent_trades_per_market: int = 1_000,
+        funding_rates: FundingRates | None = None,
     ) -> None:
         self._markets = {
             market_id: _MarketState(spec, recent_trades_per_market) for market_id, spec in markets.items()
@@ -129,6 +131,9 @@ class MatchingEngine:
         self._expired: deque[SimOrder] = deque(maxlen=max_terminal_orders)  # since the last expire()
         self._account_trades: dict[int, deque[SimTrade]] = {}
         self._updated: dict[int, SimOrder] = {}
+        # hourly funding on event time (venue.sim.funding); no rates: none is paid
+        self.funding = FundingLedger(funding_rates)
+        self._specs = dict(markets)
 
     # =========================================================================================
     # the external market
@@ -376,6 +381,17 @@ class MatchingEngine:
 
     def order(self, order_index: int) -> SimOrder | None:
         return self._orders.get(order_index)
+
+    def inactive_orders(self, account_index: int, market_id: int | None = None) -> list[SimOrder]:
+        """The account's ended orders still remembered (max_terminal_orders in all), oldest first."""
+        out = []
+        for order_index in self._terminal:
+            order = self._orders.get(order_index)
+            if order is not None and order.account_index == account_index and (
+                market_id is None or order.market_id == market_id
+            ):
+                out.append(order)
+        return out
 
     def _open_order(self, account_index: int, order_index: int) -> SimOrder | None:
         """The account's resting order by order_index, or else by client_order_index."""
@@ -801,6 +817,9 @@ class MatchingEngine:
                     del self._reduce_only[key]
 
     def _expire_due(self, ts_ms: int) -> None:
+        # every entry point brings its event time here first: the funding of any whole hour it
+        # passed is settled on the positions as they were at that hour, before this event acts
+        self.funding.settle(ts_ms, self._accounts.values(), self._specs, self.mid)
         while self._expiries and self._expiries[0][0] <= ts_ms:
             _, order_index = heapq.heappop(self._expiries)
             order = self._orders.get(order_index)

@@ -14,6 +14,7 @@ import msgspec
 from aiohttp import web
 
 from venue import codes
+from venue.sim.auth import AuthRefused
 from venue.sim.candle_history import RESOLUTION_MS
 from venue.sim.publisher import encode
 from venue.sim.shapes import EXTERNAL, account_json, order_book_detail_json, order_book_json, order_json
@@ -58,6 +59,34 @@ def _market_arg(sim: SimVenue, request: web.Request, required: bool = True) -> i
     if market_id not in sim.markets:
         raise BadRequest(codes.INVALID_MARKET, f"{codes.message_for(codes.INVALID_MARKET)}: {market_id}")
     return market_id
+
+
+def _authorize(sim: SimVenue, request: web.Request, account_index: int) -> None:
+    """A private endpoint: the account's own auth token, as the `authorization` header or the
+    `auth` parameter (venue.sim.auth); refused with the token's code otherwise."""
+    token = request.headers.get("authorization") or request.query.get("auth")
+    try:
+        sim.auth.check(token, account_index)
+    except AuthRefused as exc:
+        raise BadRequest(exc.code, str(exc)) from None
+
+
+def _cursor_arg(request: web.Request) -> int | None:
+    """Pages continue below an index (trade id, order index) the previous page's next_cursor named."""
+    raw = request.query.get("cursor")
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: cursor {raw!r}") from None
+
+
+def _limit_arg(request: web.Request, default: int | None, most: int) -> int:
+    limit = _int_arg(request, "limit", default)
+    if not 1 <= limit <= most:
+        raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: limit must be 1..{most}")
+    return limit
 
 
 @web.middleware
@@ -207,13 +236,84 @@ async def account(request: web.Request) -> web.Response:
 
 
 async def account_active_orders(request: web.Request) -> web.Response:
-    """Open orders of an account (the `auth` parameter/header is accepted and not checked)."""
+    """Open orders of an account (private: its auth token)."""
     sim = request.app[SIM_KEY]
     account_index = _int_arg(request, "account_index")
+    _authorize(sim, request, account_index)
     market_id = _market_arg(sim, request, required=False)
     orders = sorted(sim.engine.active_orders(account_index, market_id), key=lambda o: o.order_index)
     return ok(
         {"code": 200, "orders": [order_json(o, sim.markets[o.market_id], sim.block_height) for o in orders]}
+    )
+
+
+async def account_inactive_orders(request: web.Request) -> web.Response:
+    """Ended orders of an account (private), newest order first, `limit` (1..100) a page; the
+    `next_cursor` of a page continues below its last order ("" after the last page)."""
+    sim = request.app[SIM_KEY]
+    account_index = _int_arg(request, "account_index")
+    _authorize(sim, request, account_index)
+    market_id = _market_arg(sim, request, required=False)
+    limit = _limit_arg(request, None, 100)
+    below = _cursor_arg(request)
+    orders = sorted(
+        (o for o in sim.engine.inactive_orders(account_index, market_id) if below is None or o.order_index < below),
+        key=lambda o: o.order_index,
+        reverse=True,
+    )
+    page = orders[:limit]
+    return ok(
+        {
+            "code": 200,
+            "next_cursor": str(page[-1].order_index) if len(orders) > limit else "",
+            "orders": [order_json(o, sim.markets[o.market_id], sim.block_height) for o in page],
+        }
+    )
+
+
+_TRADE_SORTS = ("block_height", "timestamp", "trade_id")
+
+
+async def trades(request: web.Request) -> web.Response:
+    """Lighter's /trades for one account (private: its auth token), from the engine's whole
+    history of the account (its max_trades_per_account). Trade ids, block heights and timestamps
+    rise together in the simulator, so every `sort_by` gives the same order; `sort_dir` desc
+    (the default) or asc; `limit` 1..100 a page, `next_cursor` continuing it ("" after the last
+    page). Without account_index the market's recent trades are listed (public). Other filters
+    are not simulated."""
+    sim = request.app[SIM_KEY]
+    sort_by = request.query.get("sort_by", "")
+    if sort_by not in _TRADE_SORTS:
+        raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: sort_by must be one of "
+                                              f"{', '.join(_TRADE_SORTS)}")
+    sort_dir = request.query.get("sort_dir", "desc")
+    if sort_dir not in ("asc", "desc"):
+        raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: sort_dir {sort_dir!r}")
+    limit = _limit_arg(request, None, 100)
+    market_id = _market_arg(sim, request, required=False)
+    if request.query.get("account_index") in (None, ""):
+        if market_id is None:
+            raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: "
+                                                  "account_index or market_id is required")
+        rows = sorted(sim.recent_trades[market_id], key=lambda t: t["trade_id"], reverse=sort_dir == "desc")
+        return ok({"code": 200, "next_cursor": "", "trades": rows[:limit]})
+    account_index = _int_arg(request, "account_index")
+    _authorize(sim, request, account_index)
+    cursor = _cursor_arg(request)
+    history = sim.engine.account_trades(account_index, market_id)  # oldest first
+    if sort_dir == "desc":
+        history.reverse()
+        if cursor is not None:
+            history = [t for t in history if t.trade_id < cursor]
+    elif cursor is not None:
+        history = [t for t in history if t.trade_id > cursor]
+    page = history[:limit]
+    return ok(
+        {
+            "code": 200,
+            "next_cursor": str(page[-1].trade_id) if len(history) > limit else "",
+            "trades": [sim.shaper.row(t) for t in page],
+        }
     )
 
 

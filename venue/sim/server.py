@@ -45,9 +45,11 @@ from loguru import logger
 
 from venue.markets import SOL_DEFAULT, MarketSpec
 from venue.sim.app import build_app
+from venue.sim.auth import AuthGate
 from venue.sim.candle_history import CandleHistory
 from venue.sim.counters import Counters
 from venue.sim.engine import MatchingEngine
+from venue.sim.funding import FundingRates, FundingRecord
 from venue.sim.faults import FaultConfig, Faults
 from venue.sim.market_channels import MarketChannels
 from venue.sim.publisher import BookFeed, Publisher, encode
@@ -110,6 +112,8 @@ class SimServer(Sequencing):
         history_hours: float = 0.0,
         default_tier: str = "paper",
         account_tiers: Mapping[int, str] | None = None,
+        funding_rate_per_hour: float = 0.0,
+        funding_rates: Mapping[int, float] | None = None,
     ) -> None:
         if not (isinstance(speed, (int, float)) and math.isfinite(speed) and speed >= 0):
             raise ValueError(f"speed must be a finite number >= 0 (0 = as fast as possible), got {speed!r}")
@@ -158,6 +162,7 @@ class SimServer(Sequencing):
             # a venue never reuses a trade id, and storage keeps fills unique on it: a simulator
             # started again (restarted by its supervisor) counts on from the clock, not from 1
             trade_id_start=time.time_ns() // 1_000 if trade_id_start is None else trade_id_start,
+            funding_rates=FundingRates(funding_rate_per_hour, funding_rates),  # ValueError: out of range
         )
         self.faults = Faults(faults, seed=seed)
         self.publisher = Publisher(
@@ -172,6 +177,7 @@ class SimServer(Sequencing):
         }
         self.account_trade_log: dict[int, deque[dict[str, Any]]] = {}
         self.shaper = TradeShaper(self.markets, max_leverage=max_leverage)
+        self.auth = AuthGate()  # private endpoints and channels need a token (venue.sim.auth)
         self.counters = Counters()
         self.market_channels = MarketChannels(self)
         self.now_ms = int(time.time() * 1000)  # replaced by the first event's time
@@ -479,8 +485,9 @@ class SimServer(Sequencing):
                 self._publish_book(market_id)
             self.market_channels.publish(markets | by_market.keys())  # ticker, market_stats, candle
 
-        if order_updates or touched_positions:
-            self._publish_accounts(order_updates, shaped, touched_positions)
+        fundings = self.engine.funding.take_new()  # hours of funding this step's event time passed
+        if order_updates or touched_positions or fundings:
+            self._publish_accounts(order_updates, shaped, touched_positions, fundings)
 
     def _publish_book(self, market_id: int) -> None:
         feed = self.books[market_id]
@@ -514,9 +521,12 @@ class SimServer(Sequencing):
         )
 
     def _publish_accounts(
-        self, orders: list[SimOrder], trades: list[dict[str, Any]], positions: set[tuple[int, int]]
+        self, orders: list[SimOrder], trades: list[dict[str, Any]], positions: set[tuple[int, int]],
+        fundings: list[FundingRecord] | None = None,
     ) -> None:
+        fundings = fundings or []
         accounts: set[int] = {o.account_index for o in orders} | {a for a, _ in positions}
+        accounts |= {f.account_index for f in fundings}
         for account in accounts:
             channel = f"account_all:{account}"
             if not self.publisher.has_subscribers(channel):
@@ -528,6 +538,7 @@ class SimServer(Sequencing):
                 orders=[o for o in orders if o.account_index == account],
                 trades=mine,
                 position_markets={m for a, m in positions if a == account},
+                fundings=[f for f in fundings if f.account_index == account],
             )
             self.publisher.publish(channel, encode(message))
 

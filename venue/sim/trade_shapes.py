@@ -128,17 +128,36 @@ def external_trade_json(
     )
 
 
+class _Extras(msgspec.Struct, frozen=True, gc=False):
+    """What a trade row holds beyond the engine's SimTrade, kept to shape it again later."""
+
+    block_height: int
+    taker_before: tuple[str, str, int, bool]
+    maker_before: tuple[str, str, int, bool]
+    ask_pnl: float
+    bid_pnl: float
+
+
+# rows of older trades (the account `trades` endpoint pages through the engine's whole history)
+# are shaped again from the engine's SimTrade and these; beyond this many the "before" fields of
+# the oldest are no longer known and are sent as zero (a paper venue's compromise on memory)
+EXTRAS_KEPT = 500_000
+
+
 class TradeShaper:
     """Shapes the engine's fills as Lighter trades, with each side's position before the fill.
 
     It replays every fill on shadow positions (the engine's own accounting, venue.sim.accounts),
-    resynchronised with the engine after each step, so the "before" fields are exact.
+    resynchronised with the engine after each step, so the "before" fields are exact. What a row
+    needs beyond the SimTrade is remembered (EXTRAS_KEPT trades), so `row` can shape an old fill
+    again for the account `trades` endpoint.
     """
 
     def __init__(self, markets: dict[int, MarketSpec], *, max_leverage: float) -> None:
         self._markets = markets
         self._imf = initial_margin_units(max_leverage)
         self._shadow: dict[int, Account] = {}
+        self._extras: dict[int, _Extras] = {}  # trade_id -> extras, oldest first (dicts keep order)
 
     def _before(
         self, account_index: int, spec: MarketSpec, is_buy: bool, size: int, price: int, fee: float
@@ -165,6 +184,22 @@ class TradeShaper:
         ask_before, ask_pnl = self._before(trade.ask_account_id, spec, False, trade.size, trade.price, ask_fee)
         bid_before, bid_pnl = self._before(trade.bid_account_id, spec, True, trade.size, trade.price, bid_fee)
         maker_before, taker_before = (ask_before, bid_before) if maker_is_ask else (bid_before, ask_before)
+        extras = _Extras(block_height, taker_before, maker_before, ask_pnl, bid_pnl)
+        self._extras[trade.trade_id] = extras
+        if len(self._extras) > EXTRAS_KEPT:
+            del self._extras[next(iter(self._extras))]
+        return self._row(trade, extras)
+
+    def row(self, trade: SimTrade) -> dict[str, Any]:
+        """The row `sim_trade` made of this fill (an older one's "before" fields may be zero)."""
+        extras = self._extras.get(trade.trade_id)
+        if extras is None:
+            extras = _Extras(0, _NO_SIDE, _NO_SIDE, 0.0, 0.0)
+        return self._row(trade, extras)
+
+    def _row(self, trade: SimTrade, extras: _Extras) -> dict[str, Any]:
+        spec = self._markets[trade.market_id]
+        maker_is_ask = trade.is_maker_ask
         # each simulator side's own rate (its tier's), read back from what the engine charged
         notional = spec.price_from_int(trade.price) * spec.size_from_int(trade.size)
         maker_account = trade.ask_account_id if maker_is_ask else trade.bid_account_id
@@ -178,7 +213,7 @@ class TradeShaper:
             price=trade.price,
             size=trade.size,
             ts_ms=trade.ts_ms,
-            block_height=block_height,
+            block_height=extras.block_height,
             ask_id=trade.ask_id,
             bid_id=trade.bid_id,
             ask_client_id=trade.ask_client_id,
@@ -186,10 +221,10 @@ class TradeShaper:
             ask_account_id=trade.ask_account_id,
             bid_account_id=trade.bid_account_id,
             is_maker_ask=maker_is_ask,
-            taker_before=taker_before,
-            maker_before=maker_before,
-            ask_pnl=ask_pnl,
-            bid_pnl=bid_pnl,
+            taker_before=extras.taker_before,
+            maker_before=extras.maker_before,
+            ask_pnl=extras.ask_pnl,
+            bid_pnl=extras.bid_pnl,
             maker_fee_rate=maker_rate,
             taker_fee_rate=taker_rate,
         )

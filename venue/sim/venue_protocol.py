@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from venue.markets import MarketSpec
+from venue.sim.auth import AuthGate
 from venue.sim.candle_history import CandleHistory
 from venue.sim.counters import Counters
 from venue.sim.engine import MatchingEngine
@@ -18,6 +19,9 @@ from venue.sim.faults import Faults
 from venue.sim.publisher import BookFeed, Publisher
 from venue.sim.tiers import TierName
 from venue.sim.txinfo import Tx
+
+if TYPE_CHECKING:  # trade_shapes imports shapes, which imports this module
+    from venue.sim.trade_shapes import TradeShaper
 
 
 class TxResult(Protocol):
@@ -50,6 +54,10 @@ class SimVenue(Protocol):
     def recent_trades(self) -> dict[int, deque[dict[str, Any]]]: ...
     @property
     def account_trade_log(self) -> dict[int, deque[dict[str, Any]]]: ...
+    @property
+    def shaper(self) -> TradeShaper: ...
+    @property
+    def auth(self) -> AuthGate: ...
     @property
     def nonces(self) -> dict[tuple[int, int], int]: ...
     @property

@@ -16,7 +16,13 @@ and get replies on a colon channel, as on Lighter:
   {"type":"jsonapi/sendtxbatch","data":{"id":..,"tx_types":"[14,15]" or [..],"tx_infos":"[..]" or [..]}}
                                                   -> {"type":"jsonapi/sendtxbatch","id":..,"code":200,
                                                       "tx_hash":[..],"results":[..]}: REST sendTxBatch
-Any `auth` field is accepted and ignored. The server pings ({"type":"ping"}) every
+Private channels (account_all/{a}) need the account's auth token as "auth" in the subscribe frame
+(venue.sim.auth): a missing, malformed, foreign or expired one is answered with an error frame
+{"type":"error","channel":..,"error":{"code":2001x,"message":..}} and no subscription. When a
+subscription's token expires the server ends it: the same error frame (code AUTH_EXPIRED), then
+{"type":"unsubscribed","channel":"account_all:7"}; a client that wants more subscribes again with
+a fresh token (subscribing again to a channel it holds replaces the token and sends a new
+snapshot). Public channels take no token. The server pings ({"type":"ping"}) every
 ping_interval_s and closes a connection it has heard nothing from for idle_timeout_s. Malformed
 messages are counted and answered with an error; they never close the connection.
 """
@@ -33,6 +39,7 @@ from aiohttp import WSMsgType, web
 
 from venue import codes
 from venue.sim import market_channels
+from venue.sim.auth import AuthRefused
 from venue.sim.publisher import Client, encode
 from venue.sim.rest_api import SIM_KEY
 from venue.sim.shapes import account_snapshot_message
@@ -43,10 +50,16 @@ RECENT_TRADES_ON_SUBSCRIBE = 50
 MAX_CLIENT_MESSAGE = 64 * 1024
 _PONG = encode({"type": "pong"})
 _tx_tasks: set[asyncio.Task[None]] = set()  # transactions being applied (the loop keeps only weak references)
+PRIVATE_CHANNELS = frozenset({"account_all"})
+# each connection's private subscriptions: channel -> the timer that ends it when its token expires
+_expiry_timers: dict[Client, dict[str, asyncio.TimerHandle]] = {}
 
 
-def _error(message: str) -> bytes:
-    return encode({"type": "error", "error": {"code": codes.INVALID_PARAM, "message": message}})
+def _error(message: str, code: int = codes.INVALID_PARAM, channel: str | None = None) -> bytes:
+    frame: dict[str, Any] = {"type": "error", "error": {"code": code, "message": message}}
+    if channel is not None:
+        frame["channel"] = channel
+    return encode(frame)
 
 
 def parse_channel(channel: Any) -> tuple[str, int] | None:
@@ -79,6 +92,8 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:
+        for timer in _expiry_timers.pop(client, {}).values():
+            timer.cancel()
         publisher.remove(client)
     return ws
 
@@ -121,14 +136,47 @@ def on_message(sim: SimVenue, client: Client, data: str | bytes, received_ns: in
             return
         channel = f"{parsed[0]}:{parsed[1]}"
         if kind == "unsubscribe":
+            _cancel_expiry(client, channel)
             publisher.unsubscribe(client, channel)
             publisher.send(client, encode({"type": "unsubscribed", "channel": channel}))
             return
+        if parsed[0] in PRIVATE_CHANNELS:
+            try:
+                token = sim.auth.check(message.get("auth"), parsed[1])
+            except AuthRefused as exc:
+                publisher.send(client, _error(str(exc), exc.code, channel))
+                return
+            _cancel_expiry(client, channel)
+            if token is not None:
+                delay = max(0.0, token.expiry_s - sim.auth.clock())
+                timer = asyncio.get_running_loop().call_later(delay, _on_expiry, sim, client, channel, token.expiry_s)
+                _expiry_timers.setdefault(client, {})[channel] = timer
         publisher.subscribe(client, channel)
         publisher.send(client, _snapshot(sim, parsed[0], parsed[1]))
     else:
         sim.counters.ws_malformed += 1
         publisher.send(client, _error(f"unknown message type {kind!r}"))
+
+
+def _cancel_expiry(client: Client, channel: str) -> None:
+    timer = _expiry_timers.get(client, {}).pop(channel, None)
+    if timer is not None:
+        timer.cancel()
+
+
+def _on_expiry(sim: SimVenue, client: Client, channel: str, expiry_s: int) -> None:
+    """A private subscription's token ran out: the subscription ends, and the client is told."""
+    timers = _expiry_timers.get(client, {})
+    remaining = expiry_s - sim.auth.clock()
+    if remaining > 0:  # the wall clock was set back (tests move it): wait for it again
+        timers[channel] = asyncio.get_running_loop().call_later(remaining, _on_expiry, sim, client, channel, expiry_s)
+        return
+    timers.pop(channel, None)
+    sim.auth.expired_subscriptions += 1
+    sim.publisher.unsubscribe(client, channel)
+    message = f"{codes.message_for(codes.AUTH_EXPIRED)}: subscription to {channel} ended"
+    sim.publisher.send(client, _error(message, codes.AUTH_EXPIRED, channel))
+    sim.publisher.send(client, encode({"type": "unsubscribed", "channel": channel}))
 
 
 async def _send_tx(sim: SimVenue, client: Client, kind: str, request: dict[str, Any], received_ns: int) -> None:
