@@ -85,6 +85,31 @@ class CandleBuilder:
             self._priced = True
         return closed
 
+    @property
+    def next_open_ms(self) -> int | None:
+        """When the open candle closes (the first event time in the next interval)."""
+        return None if self._open_time is None else self._open_time + self.interval_ms
+
+    @property
+    def volume(self) -> float:
+        """The open candle's volume so far."""
+        return self._volume
+
+    def absorb(self, high: float, low: float, close: float, volume: float | None = None) -> None:
+        """Mids of the open candle's own interval in bulk (high/low their extremes, close the last),
+        after a mid of that interval was applied; `volume` replaces the candle's volume when given
+        (the caller added that interval's trades in order, as on_trade does). Same state as
+        on_mid/on_trade one by one."""
+        if self._open_time is None or not self._priced:
+            raise ValueError("absorb needs a mid of the open candle's interval first")
+        if high > self._high:
+            self._high = high
+        if low < self._low:
+            self._low = low
+        self._close = close
+        if volume is not None:
+            self._volume = volume
+
     def on_trade(self, ts_ms: int, price: float, size: float) -> None:
         """Add a trade's size to the volume of its interval. Never closes a candle."""
         if not (math.isfinite(price) and price > 0.0):

@@ -17,7 +17,8 @@ a restart. The contract, which every implementation keeps:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import msgspec
 
@@ -49,6 +50,36 @@ class Action(msgspec.Struct, frozen=True, kw_only=True):
     reduce_only: bool
     is_exit: bool
     reason: str
+
+
+class QuietBand(NamedTuple):
+    """What the mids after the last one seen cannot change (see `Strategy.quiet_band`).
+
+    While a mid stays strictly inside (lo, hi) and its event time is before until_ms, `on_mid`
+    returns no action and changes nothing but running aggregates: the open candle's high, low,
+    close and volume, the position's best and worst mid, per-mid histories. volume: the open
+    candle's volume so far, to which the skipped trades are added in order (float sums must be
+    the ones `on_trade` would make)."""
+
+    lo: float
+    hi: float
+    until_ms: int
+    volume: float
+
+
+class QuietSpan(NamedTuple):
+    """Mids (and trades) a replay skipped inside a QuietBand: times[start:stop], mids[start:stop].
+
+    high/low: the extremes of those mids; volume: QuietBand.volume plus their trades, added in
+    order. The mids are all in the open candle's interval(s): no candle closes inside a span."""
+
+    times: Sequence[int]
+    mids: Sequence[float]
+    start: int
+    stop: int
+    high: float
+    low: float
+    volume: float
 
 
 class Strategy(ABC):
@@ -111,6 +142,18 @@ class Strategy(ABC):
     @abstractmethod
     def allow_entries(self, allowed: bool) -> None:
         """Risk halt or breaker: False stops new entries; exits still run."""
+
+    # --- fast replay (research only; the live path never calls these) ---------------------
+    def quiet_band(self) -> QuietBand | None:
+        """The band and time within which the coming mids cannot make this strategy act or change
+        anything but running aggregates; None (the default) when every mid may matter. A replay
+        may then skip those mids and hand them to `absorb_quiet` in one call."""
+        return None
+
+    def absorb_quiet(self, span: QuietSpan) -> None:
+        """Apply skipped mids exactly as on_mid/on_trade would have, one by one; only called for a
+        span inside the last `quiet_band()`."""
+        raise NotImplementedError(f"{type(self).__name__} has no quiet band")
 
     # --- results, state, operators -------------------------------------------------------
     @abstractmethod

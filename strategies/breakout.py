@@ -19,12 +19,13 @@ Exits (ATR = the ATR at entry, fixed with the position):
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any
 
 from indicators.candles import Candle
 from indicators.stream import ATR, EMA, MACD, RSI
-from strategies.base import Side
+from strategies.base import QuietSpan, Side
 from strategies.common import CommonParams, DirectionalStrategy, EntrySignal, OpenPosition
 
 
@@ -199,6 +200,41 @@ class BreakoutStrategy(DirectionalStrategy):
         if held >= p.no_progress_s * 1000 and best_move < p.no_progress_atr * atr:
             return "no_progress"
         return None
+
+    # --- fast replay: entries and the breakout failure only on candle closes -----------------
+    def _entry_band(self) -> tuple[float, float, int] | None:
+        return (-math.inf, math.inf, 2**62)
+
+    def _exit_band(self, ts_ms: int, pos: OpenPosition) -> tuple[float, float, int] | None:
+        """Mirrors _exit_reason: three times its eps inside each price level."""
+        p = self.params
+        level, atr = pos.plan["level"], pos.plan["atr"]
+        d = pos.direction
+        entry = pos.entry_price
+        stop = level - d * p.stop_loss_atr * atr * pos.plan.get("stop_mult", 1.0)
+        target = entry + d * p.take_profit_atr * atr * pos.plan.get("tp_mult", 1.0)
+        margin = 3 * entry * 1e-10
+        # in move space (mid - entry) * d: stays above `low` and below `high`
+        low, high = (stop - entry) * d + margin, (target - entry) * d - margin
+        best_move = (pos.best_mid - entry) * d
+        if best_move < p.trailing_activation_atr * atr - margin / 3:
+            high = min(high, p.trailing_activation_atr * atr - margin)
+        else:  # active: the best mid must not move, and the mid stays short of the trail
+            high = min(high, best_move)
+            low = max(low, best_move - p.trailing_distance_atr * atr + margin)
+        if not low < high:
+            return None
+        until = pos.entry_ts_ms + p.max_hold_s * 1000
+        progress_at = pos.entry_ts_ms + p.no_progress_s * 1000
+        if ts_ms < progress_at:
+            until = min(until, progress_at)
+        elif best_move < p.no_progress_atr * atr:
+            return None
+        lo, hi = (entry + low, entry + high) if d > 0 else (entry - high, entry - low)
+        return (lo, hi, until)
+
+    def _absorb_features(self, span: QuietSpan) -> None:
+        self._fresh_close = False
 
     # --- state ---------------------------------------------------------------------------
     def _features_state(self) -> dict[str, Any]:

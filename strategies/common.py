@@ -32,7 +32,7 @@ import msgspec
 from indicators.candles import Candle, CandleBuilder
 from indicators.stream import RollingStdBps
 from messages.state import TradeRecord
-from strategies.base import Action, DoneReason, Side, Strategy
+from strategies.base import Action, DoneReason, QuietBand, QuietSpan, Side, Strategy
 from venue.markets import MarketSpec, OrderRefused, Rounding
 
 PositionSide = Literal["long", "short"]
@@ -358,6 +358,71 @@ class DirectionalStrategy(Strategy):
         self._dirty = True
         if self._last_ts is not None:
             self._retry_after_ms = self._last_ts + self.params.retry_backoff_ms
+
+    # ================================================================================ fast replay
+    def quiet_band(self) -> QuietBand | None:
+        """See Strategy.quiet_band. Until the next candle (or volatility candle) opens nothing
+        closes; the subclass bounds its features (`_feature_band`), and when it would evaluate
+        rules, its exits (`_exit_band`) or entries (`_entry_band`). None while an order is
+        pending or an exit is being re-sent."""
+        if self._pending is not None or self._last_ts is None:
+            return None
+        until = self._candles.next_open_ms
+        if until is None:
+            return None
+        if self._vol_candles is not None:
+            vol_until = self._vol_candles.next_open_ms
+            if vol_until is None:
+                return None
+            until = min(until, vol_until)
+        band = self._feature_band()
+        if band is None:
+            return None
+        lo, hi = band
+        ts = self._last_ts
+        if ts < self._retry_after_ms:  # nothing is evaluated before the back-off ends
+            return QuietBand(lo, hi, min(until, self._retry_after_ms), self._candles.volume)
+        pos = self._position
+        rules = self._entry_band() if pos is None else None if pos.closing_reason else self._exit_band(ts, pos)
+        if rules is None:
+            return None
+        return QuietBand(max(lo, rules[0]), min(hi, rules[1]), min(until, rules[2]), self._candles.volume)
+
+    def absorb_quiet(self, span: QuietSpan) -> None:
+        last = span.stop - 1
+        ts, mid = span.times[last], span.mids[last]
+        self._last_ts, self._last_mid = ts, mid
+        self._candles.absorb(span.high, span.low, mid, span.volume)
+        if self._vol_candles is not None:
+            self._vol_candles.absorb(span.high, span.low, mid)
+        pos = self._position
+        if pos is not None:
+            if pos.side == "long":
+                pos.best_mid, pos.worst_mid = max(pos.best_mid, span.high), min(pos.worst_mid, span.low)
+            else:
+                pos.best_mid, pos.worst_mid = min(pos.best_mid, span.low), max(pos.worst_mid, span.high)
+        elif ts >= self._retry_after_ms:
+            if not self._entries_allowed:
+                self._last_skip = "entries_halted"
+            elif self._streak.paused(ts):
+                self._last_skip = "streak_pause"
+        self._absorb_features(span)
+
+    def _feature_band(self) -> tuple[float, float] | None:
+        """Mids strictly inside leave the subclass's per-mid features as `_absorb_features` sets
+        them (default: features change on candle closes only)."""
+        return (-math.inf, math.inf)
+
+    def _entry_band(self) -> tuple[float, float, int] | None:
+        """Flat: (lo, hi, until_ms) within which `_entry_signal` cannot fire; None: any mid may."""
+        return None
+
+    def _exit_band(self, ts_ms: int, pos: OpenPosition) -> tuple[float, float, int] | None:
+        """In a position: (lo, hi, until_ms) within which `_exit_reason` stays None; None: any mid may."""
+        return None
+
+    def _absorb_features(self, span: QuietSpan) -> None:  # noqa: B027 (optional hook)
+        """The per-mid feature updates of `_update` for a skipped span."""
 
     # ================================================================================ decisions
     def _exit_actions(self, ts_ms: int, mid: float, pos: OpenPosition) -> list[Action]:
@@ -686,6 +751,43 @@ def bps_stop_or_target(pos: OpenPosition, mid: float, stop_loss_bps: float, take
     if reached(move, take_profit_bps * pos.plan.get("tp_mult", 1.0)):
         return "take_profit"
     return None
+
+
+QUIET_MARGIN_BPS = 2 * EPS_BPS  # a quiet band stops this far inside a bps threshold (past float noise)
+
+
+def move_band(pos: OpenPosition, above_bps: float, below_bps: float) -> tuple[float, float] | None:
+    """The mids whose favourable move from the entry is strictly between above_bps and below_bps
+    (either may be infinite), narrowed by QUIET_MARGIN_BPS on each side; None when empty."""
+    m1, m2 = above_bps + QUIET_MARGIN_BPS, below_bps - QUIET_MARGIN_BPS
+    if not m1 < m2:
+        return None
+    entry, d = pos.entry_price, pos.direction
+    a, b = entry * (1.0 + d * m1 / 1e4), entry * (1.0 + d * m2 / 1e4)
+    return (a, b) if d > 0 else (b, a)
+
+
+def bps_exit_band(
+    pos: OpenPosition, stop_loss_bps: float, take_profit_bps: float, trailing: tuple[float, float] | None = None
+) -> tuple[float, float] | None:
+    """The band where `bps_stop_or_target` (and `trailing_exit` with (activation, distance) when
+    given) stays None. Before the trailing stop activates the band stops short of activation;
+    after, it keeps the best mid where it is and stays short of the trail."""
+    band = move_band(pos, -stop_loss_bps * pos.plan.get("stop_mult", 1.0), take_profit_bps * pos.plan.get("tp_mult", 1.0))
+    if band is None or trailing is None:
+        return band
+    activation, distance = trailing
+    best = pos.favourable_bps(pos.best_mid)
+    if not reached(best, activation):
+        trail = move_band(pos, -math.inf, activation)
+    else:
+        trail = move_band(pos, best - distance, math.inf)
+        if trail is not None:  # the best mid must not move: the band ends at it
+            trail = (trail[0], min(trail[1], pos.best_mid)) if pos.side == "long" else (max(trail[0], pos.best_mid), trail[1])
+    if trail is None:
+        return None
+    lo, hi = max(band[0], trail[0]), min(band[1], trail[1])
+    return (lo, hi) if lo < hi else None
 
 
 def trailing_exit(pos: OpenPosition, mid: float, activation_bps: float, distance_bps: float) -> bool:

@@ -26,6 +26,7 @@ every brick (the notes' persistence cadence).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any, NamedTuple
 
@@ -34,8 +35,15 @@ import msgspec
 from indicators.candles import Candle
 from indicators.renko import Brick, RenkoBuilder
 from indicators.stream import ATR, AwesomeOscillator, Bollinger
-from strategies.base import Side
-from strategies.common import CommonParams, DirectionalStrategy, EntrySignal, OpenPosition, bps_stop_or_target
+from strategies.base import QuietSpan, Side
+from strategies.common import (
+    CommonParams,
+    DirectionalStrategy,
+    EntrySignal,
+    OpenPosition,
+    bps_exit_band,
+    bps_stop_or_target,
+)
 
 
 class RenkoAoParams(CommonParams, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -286,6 +294,34 @@ class RenkoAoStrategy(DirectionalStrategy):
         if ts_ms - pos.entry_ts_ms >= p.max_hold_s * 1000:
             return "time_stop"
         return None
+
+    # --- fast replay: bricks bound the mids; entries only on bricks --------------------------
+    def _feature_band(self) -> tuple[float, float] | None:
+        atr = self._atr.value
+        top, bottom = self._renko.top, self._renko.bottom
+        if atr is None or atr <= 0 or top is None or bottom is None:
+            return None  # the fallback size moves with the price
+        size = self._renko.size  # the ATR's, fixed until the next candle closes
+        return (bottom - size, top + size)  # the very expressions RenkoBuilder.update compares with
+
+    def _entry_band(self) -> tuple[float, float, int] | None:
+        return (-math.inf, math.inf, 2**62)
+
+    def _exit_band(self, ts_ms: int, pos: OpenPosition) -> tuple[float, float, int] | None:
+        p = self.params
+        if self._ao_against >= p.ao_reversal_bricks:
+            return None
+        band = bps_exit_band(pos, p.stop_loss_bps, p.take_profit_bps)
+        return None if band is None else (band[0], band[1], pos.entry_ts_ms + p.max_hold_s * 1000)
+
+    def _absorb_features(self, span: QuietSpan) -> None:
+        count = span.stop - span.start
+        first = max(span.start, span.stop - (self._mids.maxlen or count))
+        self._mids.extend(zip(span.times[first : span.stop], span.mids[first : span.stop], strict=True))
+        self._mids_since_save += count
+        if self._mids_since_save >= self.params.mid_history_save_every:
+            self._dirty = True
+        self._new_bricks = 0
 
     # --- state ---------------------------------------------------------------------------
     def recent_mids(self) -> list[tuple[int, float]]:

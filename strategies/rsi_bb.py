@@ -13,16 +13,18 @@ candle close, a long exits when RSI < 50 and a short when RSI > 50), time stop 8
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from indicators.candles import Candle
 from indicators.stream import EMA, RSI, SMA, Bollinger
-from strategies.base import Side
+from strategies.base import QuietSpan, Side
 from strategies.common import (
     CommonParams,
     DirectionalStrategy,
     EntrySignal,
     OpenPosition,
+    bps_exit_band,
     bps_stop_or_target,
     trailing_exit,
 )
@@ -182,6 +184,19 @@ class RsiBbStrategy(DirectionalStrategy):
         if ts_ms - pos.entry_ts_ms >= p.max_hold_s * 1000:
             return "time_stop"
         return None
+
+    # --- fast replay: entries and the trend reversal only on candle closes -------------------
+    def _entry_band(self) -> tuple[float, float, int] | None:
+        return (-math.inf, math.inf, 2**62)
+
+    def _exit_band(self, ts_ms: int, pos: OpenPosition) -> tuple[float, float, int] | None:
+        p = self.params
+        trailing = (p.trailing_activation_bps, p.trailing_distance_bps) if p.trailing_stop else None
+        band = bps_exit_band(pos, p.stop_loss_bps, p.take_profit_bps, trailing)
+        return None if band is None else (band[0], band[1], pos.entry_ts_ms + p.max_hold_s * 1000)
+
+    def _absorb_features(self, span: QuietSpan) -> None:
+        self._fresh_close = False
 
     # --- state ---------------------------------------------------------------------------
     def _features_state(self) -> dict[str, Any]:
