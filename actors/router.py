@@ -22,9 +22,17 @@ while it is connected and `venue.tx_over_websocket` is on; else REST sendTx).
 
 Restart: before sending anything the router reloads the journaled keys and the open orders from
 storage and reconciles them with the venue: an open order still active at the venue is tracked
-again; one that is not is settled from the account stream's snapshot (its recent fills) and
-otherwise reported as canceled ("not at the venue after restart"), so its strategy may decide
-again. Never re-sent: a decision made before a crash is stale.
+again; one that is not is settled from its fills and otherwise reported as canceled ("not at the
+venue after restart"), so its strategy may decide again. Never re-sent: a decision made before a
+crash is stale. Fills: besides the account stream's snapshot (its last 50), the router pages the
+account's `trades` back, newest first, until a page holds only fills it stored or is older than
+the newest fill it stored; every fill found that it had not stored is stored and delivered, once
+(the same path as a streamed fill, deduplicated by (account, trade_id)).
+
+Auth tokens: private REST calls (active orders, trades) and the account subscriptions carry the
+account's token, made here with its signer (venue.auth_tokens: `venue.auth_token_lifetime_s`,
+renewed at 80% of its life); the websocket client resubscribes with a fresh one before the old
+one expires, and at once when the venue ends a subscription. Tokens never leave this process.
 
 Keys: only this actor holds API keys. It reads them in its own process (`load_config` of the
 profile path it is given, i.e. LT_API_KEY_<account>_<key index> or key_file); in paper mode, an
@@ -56,6 +64,7 @@ import msgspec
 
 from actors.coalesce import Coalescer
 from actors.common import NS_PER_MS, ActorContext, ActorShell, BoundedSet, Outbox, SeqCounter, wall_ns
+from actors.funding_relay import FundingRelay
 from messages.codec import ANY, COMMANDS, ORDER_EVENTS, journal_record
 from messages.orders import (
     CancelAllIntent,
@@ -80,6 +89,7 @@ NOT_ROUTABLE = 40002  # no client for the account
 SEND_RETRIES = 3
 UNKNOWN_FATE_CHECK_S = 3.0
 SNAPSHOT_WAIT_S = 10.0
+TRADES_PAGE = 100  # Lighter's largest page of account trades
 SIZE_EPS = 1e-9
 
 
@@ -124,6 +134,7 @@ class RouterActor(ActorShell):
         self.sign_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lighter-sign")
         self.rest: Any = None
         self.ws: Any = None
+        self.tokens: dict[int, Any] = {}  # account -> venue.auth_tokens.AuthTokens
         self.orders: dict[tuple[int, int], _Order] = {}
         self.known: set[tuple[int, int]] = set()
         self.seen_fills = BoundedSet(1_000_000)
@@ -143,14 +154,17 @@ class RouterActor(ActorShell):
         self._origin_order: deque[tuple[int, int]] = deque()
         self.counts: dict[str, int] = {"sent": 0, "accepted": 0, "rejected": 0, "fills": 0, "canceled": 0,
                                        "duplicates": 0, "retries": 0, "unknown_fate": 0, "cancel_sent": 0,
-                                       "fills_stored_before": 0, "modify_sent": 0}
+                                       "fills_stored_before": 0, "modify_sent": 0, "fills_recovered": 0,
+                                       "trade_pages": 0}
         self.consumer: asyncio.Task[None] | None = None
         self.modify_batcher: Coalescer[tuple[int, int, float, float, bool], Any] = Coalescer(
             self._send_modify, self._send_modifies)
         self.last_event_lag_ms = 0.0
+        self.funding = FundingRelay(self.sender, self.settings.enabled_strategies)  # hourly funding -> storage, risk
 
     # --- start-up ------------------------------------------------------------------------------
     async def _start(self) -> None:
+        from venue.auth_tokens import AuthTokens
         from venue.order_client import OrderClient
         from venue.ratelimit import RateLimiter
         from venue.rest import LighterRest
@@ -167,6 +181,8 @@ class RouterActor(ActorShell):
                 ws_url=self.settings.venue.ws_url if self.settings.venue.tx_over_websocket else None,
             )
             del key
+            self.tokens[account] = AuthTokens(self.clients[account].auth_token,
+                                              self.settings.venue.auth_token_lifetime_s)
         # the first order of each account must not pay for the nonce fetch, the connection and
         # the signing thread's start (tens of ms): done now, best effort (the first order redoes
         # what failed)
@@ -182,16 +198,54 @@ class RouterActor(ActorShell):
             self.seen_fills.add(tuple(key))
         reloaded = await self._reload_open_orders(accounts)
         self.consumer = asyncio.ensure_future(self._consume())
-        self.ws = LighterWsClient(self.settings.venue.ws_url, markets=(), accounts=accounts, on_event=self._on_ws)
+        self.ws = LighterWsClient(self.settings.venue.ws_url, markets=(), on_event=self._on_ws,
+                                  accounts={a: functools.partial(self._auth, a) for a in accounts})
         await self.ws.start()
         waits = [asyncio.wait_for(self.snapshots[a].wait(), timeout=SNAPSHOT_WAIT_S) for a in accounts]
         results = await asyncio.gather(*waits, return_exceptions=True)
         for account, result in zip(accounts, results, strict=True):
             if isinstance(result, Exception):
                 self.note_error(f"no account snapshot for {account} within {SNAPSHOT_WAIT_S:g} s")
+        for account in accounts:
+            await self.retrying(f"fills of {account}", functools.partial(self._recover_fills, account))
         await self._settle_reloaded()
         self.sender.send("risk", "resync")  # fills this router stored but could not deliver before a crash
         self.log.info("routing for accounts {} ({} open orders reloaded)", accounts, reloaded)
+
+    def _auth(self, account: int) -> str:
+        """The account's current auth token (a new one once 80% of the last one's life passed)."""
+        return str(self.tokens[account].current())
+
+    async def _recover_fills(self, account: int) -> int:
+        """Fills of the account this router never stored (it was down, or the stream missed them):
+        the venue's trades, newest first, page by page back to a page it had stored entirely or
+        one older than the newest fill it stored; the missed ones go through the consumer, in
+        trade order, like streamed ones. Returns how many it found."""
+        from venue.wire import AccountUpdated
+
+        newest_stored = max((t for a, t in self.seen_fills if a == account), default=None)
+        missed: dict[int, Any] = {}
+        cursor: str | None = None
+        while True:
+            trades, cursor = await self.rest.account_trades(account, self._auth(account), limit=TRADES_PAGE,
+                                                            cursor=cursor)
+            self.counts["trade_pages"] += 1
+            fresh = [t for t in trades if (account, t.trade_id) not in self.seen_fills]
+            for trade in fresh:
+                missed[trade.trade_id] = trade
+            older = newest_stored is not None and all(t.trade_id <= newest_stored for t in trades)
+            if not cursor or not fresh or older:
+                break
+        if missed:
+            self.log.info("account {}: {} fills not stored before, recovered from the venue", account, len(missed))
+            self.counts["fills_recovered"] += len(missed)
+            done = asyncio.Event()
+            update = AccountUpdated(account_index=account, ts_ms=0, is_snapshot=False, positions=[], orders=[],
+                                    trades=sorted(missed.values(), key=lambda t: t.trade_id))
+            self.events.put_nowait((wall_ns(), update))
+            self.events.put_nowait((wall_ns(), done))
+            await done.wait()
+        return len(missed)
 
     def _keys(self) -> dict[int, tuple[Any, str]]:
         """account -> (its strategy config, private key). Read here, in this process only."""
@@ -227,8 +281,8 @@ class RouterActor(ActorShell):
         for account in accounts:
             active[account] = {}
             for market in self.settings.markets:
-                orders = await self.retrying(f"active orders of {account}",
-                                             functools.partial(self.rest.active_orders, account, market))
+                orders = await self.retrying(f"active orders of {account}", lambda a=account, m=market:
+                                             self.rest.active_orders(a, m, auth=self._auth(a)))
                 for o in orders:
                     active[account][o.client_order_index] = o
         for row in stored:
@@ -361,7 +415,7 @@ class RouterActor(ActorShell):
         if order.done or order.state != "unknown":
             return
         try:
-            active = await self.rest.active_orders(order.account, order.market)
+            active = await self.rest.active_orders(order.account, order.market, auth=self._auth(order.account))
         except Exception as exc:
             self.note_error(f"checking order {order.coi}: {type(exc).__name__}")
             asyncio.ensure_future(self._check_unknown(order))
@@ -466,6 +520,9 @@ class RouterActor(ActorShell):
     async def _consume(self) -> None:
         while True:
             received_ns, update = await self.events.get()
+            if isinstance(update, asyncio.Event):  # everything queued before it is processed
+                update.set()
+                continue
             try:
                 await self._on_account(update)
             except Exception as exc:  # one bad update must not stop the stream
@@ -478,6 +535,7 @@ class RouterActor(ActorShell):
             await self._on_trade(account, trade)
         for venue_order in update.orders:
             await self._on_order(account, venue_order)
+        await self.funding.on_update(update)
         if update.is_snapshot:
             event = self.snapshots.get(account)
             if event is not None:
@@ -642,8 +700,20 @@ class RouterActor(ActorShell):
     def lag_ms(self) -> float:
         return self.last_event_lag_ms
 
+    async def venue_active_orders(self, account: int, market: int) -> list[bytes]:
+        """The account's open orders at the venue (msgpack wire.AccountOrder), for actors that hold
+        no keys: the private endpoint needs the account's token, which only this actor can make."""
+        await self.ready()
+        rows = await self.rest.active_orders(account, market, auth=self._auth(account))
+        return [msgspec.msgpack.encode(o) for o in rows]
+
     def stats(self) -> dict[str, float]:
         out = {k: float(v) for k, v in self.counts.items()}
+        tokens = sum(t.made for t in self.tokens.values())
+        out["auth_tokens_made"] = float(tokens)
+        if self.ws is not None:
+            out["account_renewals"] = float(self.ws.stats.auth_renewals)
+            out["account_subscriptions_ended"] = float(self.ws.stats.subscriptions_ended)
         out["open"] = float(sum(1 for o in self.orders.values() if not o.done))
         out["queue"] = float(self.events.qsize())
         out["modify_batches"] = float(self.modify_batcher.batches)

@@ -11,6 +11,7 @@ Channels (each a tagged union; `Codec.decode` returns the concrete Struct):
     STATE         StrategySnapshot, PositionSnapshot, BreakerState,            actors -> persistence
                   TradeRecord, ParameterChange
     JOURNAL       JournalRecord                                                actors -> persistence
+    FUNDING       FundingPayment                                               router -> risk, persistence
     ANY           every message above (journal payloads, persistence, tools)
 
 Usage::
@@ -32,6 +33,7 @@ import msgspec
 
 from messages.base import Message, tag_of
 from messages.control import ControlMessage, Heartbeat
+from messages.funding import FundingPayment
 from messages.journal import JournalRecord
 from messages.market import BookDepth, BookTop, Candle, FeedStatus, MarketBatch, Trade
 from messages.orders import Intent, OrderCommand, OrderEventMessage
@@ -43,7 +45,14 @@ T = TypeVar("T")
 
 MarketMessage = MarketBatch | BookTop | BookDepth | Trade | Candle | FeedStatus
 AnyMessage = (
-    MarketMessage | Intent | OrderCommand | OrderEventMessage | ControlMessage | StateMessage | JournalRecord
+    MarketMessage
+    | Intent
+    | OrderCommand
+    | OrderEventMessage
+    | ControlMessage
+    | StateMessage
+    | JournalRecord
+    | FundingPayment
 )
 
 ALL_MESSAGE_TYPES: tuple[type[Message], ...] = get_args(AnyMessage)
@@ -92,9 +101,10 @@ ORDER_EVENTS: Codec[OrderEventMessage] = Codec("order_events", OrderEventMessage
 CONTROL: Codec[ControlMessage] = Codec("control", ControlMessage)
 STATE: Codec[StateMessage] = Codec("state", StateMessage)
 JOURNAL: Codec[JournalRecord] = Codec("journal", JournalRecord)
+FUNDING: Codec[FundingPayment] = Codec("funding", FundingPayment)
 ANY: Codec[AnyMessage] = Codec("any", AnyMessage)
 
-CHANNELS: tuple[Codec[Any], ...] = (MARKET, INTENTS, COMMANDS, ORDER_EVENTS, CONTROL, STATE, JOURNAL)
+CHANNELS: tuple[Codec[Any], ...] = (MARKET, INTENTS, COMMANDS, ORDER_EVENTS, CONTROL, STATE, JOURNAL, FUNDING)
 
 
 def as_heartbeat(message: ControlMessage) -> Heartbeat:

@@ -128,6 +128,20 @@ class WirePosition(_Wire, frozen=True, kw_only=True):
     total_discount: str | None = None
 
 
+class WirePositionFunding(_Wire, frozen=True, kw_only=True):
+    """One hourly funding payment of a position (`account_all` funding_histories, `positionFunding`);
+    `change` is the account's collateral change (< 0 paid), `rate` a signed percentage."""
+
+    timestamp: int  # s
+    market_id: int
+    funding_id: int = 0
+    change: str
+    rate: str = "0"
+    position_size: str = "0"
+    position_side: str = "long"
+    discount: str = "0"
+
+
 class WireOrder(_Wire, frozen=True, kw_only=True):
     """An order, as in `account_orders`/`account_all` and `accountActiveOrders`."""
 
@@ -275,12 +289,12 @@ class TradeMsg(_WsMsg, frozen=True, kw_only=True):
 class AccountAllMsg(_WsMsg, frozen=True, kw_only=True):
     """`account_all/{a}`: positions and orders and trades keyed by market id."""
 
-    _dicts = ("positions", "orders", "trades")
+    _dicts = ("positions", "orders", "trades", "funding_histories")
     account: int | None = None
     positions: NullDict[int, WirePosition] = {}
     orders: NullDict[int, list[WireOrder]] = {}
     trades: NullDict[int, list[WireTrade]] = {}
-    funding_histories: Any = None
+    funding_histories: NullDict[int, list[WirePositionFunding]] = {}
     shares: Any = None
     timestamp: int = 0
 
@@ -709,6 +723,14 @@ class FundingsResponse(_Rest, frozen=True, kw_only=True):
     fundings: NullList[Funding] = []
 
 
+class PositionFundingsResponse(_Rest, frozen=True, kw_only=True):
+    """`positionFunding`: an account's funding payments, newest first."""
+
+    _lists = ("position_fundings",)
+    position_fundings: NullList[WirePositionFunding] = []
+    next_cursor: str | None = None
+
+
 _REST_TYPES: dict[str, type] = {
     "orderBookDetails": OrderBookDetailsResponse,
     "orderBooks": OrderBooksResponse,
@@ -723,6 +745,7 @@ _REST_TYPES: dict[str, type] = {
     "orders": OrdersResponse,
     "orderBookDepth": OrderBookDepthResponse,
     "fundings": FundingsResponse,
+    "positionFunding": PositionFundingsResponse,
 }
 _REST_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     name: msgspec.json.Decoder(struct) for name, struct in _REST_TYPES.items()
@@ -820,6 +843,7 @@ class AccountPosition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     allocated_margin: float
     open_order_count: int
     margin_mode: int
+    total_funding_paid_out: float = 0.0  # funding over the position's life: > 0 paid
 
 
 def position_from_wire(w: WirePosition) -> AccountPosition:
@@ -836,6 +860,30 @@ def position_from_wire(w: WirePosition) -> AccountPosition:
         allocated_margin=finite(w.allocated_margin),
         open_order_count=w.open_order_count,
         margin_mode=w.margin_mode,
+        total_funding_paid_out=0.0 if w.total_funding_paid_out is None else finite(w.total_funding_paid_out),
+    )
+
+
+class PositionFunding(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One hourly funding payment: (account, market_id, ts_ms) identifies it."""
+
+    market_id: int
+    ts_ms: int  # the hour it settles
+    funding_id: int
+    change: float  # the account's collateral change: < 0 paid
+    rate: float  # per hour as a fraction (the venue's percentage / 100); > 0: longs pay
+    position_size: float  # signed: > 0 long
+
+
+def funding_from_wire(w: WirePositionFunding) -> PositionFunding:
+    magnitude = abs(finite(w.position_size))
+    return PositionFunding(
+        market_id=w.market_id,
+        ts_ms=w.timestamp * 1000,
+        funding_id=w.funding_id,
+        change=finite(w.change),
+        rate=finite(w.rate) / 100.0,
+        position_size=-magnitude if w.position_side == "short" else magnitude,
     )
 
 
@@ -913,6 +961,7 @@ class AccountUpdated(_Event, frozen=True, kw_only=True):
     positions: list[AccountPosition]
     orders: list[AccountOrder]
     trades: list[Trade]
+    fundings: list[PositionFunding] = []
 
 
 class Stale(_Event, frozen=True, kw_only=True):
@@ -948,4 +997,5 @@ def account_update_from_wire(msg: AccountAllMsg, account_index: int) -> AccountU
         positions=[position_from_wire(p) for _, p in sorted(msg.positions.items())],
         orders=[order_from_wire(o) for _, orders in sorted(msg.orders.items()) for o in orders],
         trades=[trade_from_wire(t) for _, trades in sorted(msg.trades.items()) for t in trades],
+        fundings=[funding_from_wire(f) for _, rows in sorted(msg.funding_histories.items()) for f in rows],
     )

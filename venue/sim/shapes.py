@@ -3,8 +3,8 @@ REST API and the websocket (trades: venue.sim.trade_shapes).
 
 Every shape carries the keys of the captured Lighter responses (shared/data/lighter/http_*.json,
 ws_*.json) plus every field lighter-sdk's pydantic models require, so the SDK parses them and
-strict validation (`Model.model_validate`) passes. Fields the simulator does not model (funding,
-integrators, public pools, margin allocation) carry their neutral values: zero, empty, false.
+strict validation (`Model.model_validate`) passes. Fields the simulator does not model (funding
+clamps, integrators, public pools, margin allocation) carry their neutral values: zero, empty, false.
 
 Conventions: sizes and prices are strings in the market's decimals, money in 6 decimals;
 timestamps in event-time ms (`transaction_time` in us).
@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from venue.markets import MarketSpec, fee_to_venue_string
+from venue.sim.funding import FundingRecord
+from venue.sim.funding_shapes import funding_histories, recent_funding_histories
 from venue.sim.types import Account, OrderType, Position, SimOrder, TimeInForce
 from venue.sim.venue_protocol import SimVenue
 
@@ -115,7 +117,7 @@ def position_json(sim: SimVenue, account: Account, market_id: int) -> dict[str, 
         "unrealized_pnl": money(sim.engine.unrealized_pnl(account.account_index, market_id)),
         "realized_pnl": money(position.realized_pnl),
         "liquidation_price": f"{_liquidation_price(sim, account, position, spec):.{spec.price_decimals}f}",
-        "total_funding_paid_out": "0.000000",  # the simulator has no funding
+        "total_funding_paid_out": money(position.total_funding_paid_out),  # venue.sim.funding
         "margin_mode": 0,
         "allocated_margin": "0.000000",
         "total_discount": "0.000000",
@@ -224,11 +226,13 @@ def _grouped(rows: list[dict[str, Any]], key: str) -> dict[str, list[dict[str, A
 
 
 def account_update_message(
-    sim: SimVenue, account_index: int, *, orders: list[SimOrder], trades: list[dict[str, Any]], position_markets: set[int]
+    sim: SimVenue, account_index: int, *, orders: list[SimOrder], trades: list[dict[str, Any]], position_markets: set[int],
+    fundings: list[FundingRecord] | None = None,
 ) -> dict[str, Any]:
-    """`update/account_all`: only what changed in this step."""
+    """`update/account_all`: only what changed in this step (funding paid in it included)."""
     account = sim.engine.account(account_index)
-    markets = position_markets | {o.market_id for o in orders}
+    fundings = fundings or []
+    markets = position_markets | {o.market_id for o in orders} | {f.market_id for f in fundings}
     return {
         "type": "update/account_all",
         "channel": f"account_all:{account_index}",
@@ -236,6 +240,7 @@ def account_update_message(
         "positions": {str(m): position_json(sim, account, m) for m in sorted(markets)},
         "orders": _grouped([order_json(o, sim.markets[o.market_id], sim.block_height) for o in orders], "market_index"),
         "trades": _grouped(trades, "market_id"),
+        "funding_histories": funding_histories(fundings, sim.markets),
         "timestamp": sim.now_ms,
     }
 
@@ -252,6 +257,7 @@ def account_snapshot_message(sim: SimVenue, account_index: int, recent: int = 50
         "positions": {str(m): position_json(sim, account, m) for m in sorted(sim.markets)},
         "orders": _grouped([order_json(o, sim.markets[o.market_id], sim.block_height) for o in orders], "market_index"),
         "trades": _grouped(log[-recent:], "market_id"),
+        "funding_histories": recent_funding_histories(sim.engine.funding.history(account_index), sim.markets),
         "timestamp": sim.now_ms,
     }
 

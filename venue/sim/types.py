@@ -150,11 +150,12 @@ class Position(msgspec.Struct, kw_only=True):
     avg_entry_price: float = 0.0  # in quote per 1 base unit of the asset (a float price)
     realized_pnl: float = 0.0  # net of nothing: fees are tracked separately in fees_paid
     fees_paid: float = 0.0
+    total_funding_paid_out: float = 0.0  # hourly funding, summed over its life: > 0 paid (venue.sim.funding)
 
 
 class Account(msgspec.Struct, kw_only=True):
     account_index: int
-    collateral: float  # quote; realized PnL and fees move it
+    collateral: float  # quote; realized PnL, fees and funding move it
     positions: dict[int, Position] = msgspec.field(default_factory=dict)
 
 
