@@ -19,6 +19,7 @@ that does not depend on it):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -29,12 +30,18 @@ YEAR_DAYS = 365.0
 
 
 class TradeLike(Protocol):
-    side: str
-    entry_ts: int  # ns
-    exit_ts: int  # ns
-    fees: float
-    pnl_quote: float
-    exit_reason: str
+    """What the figures read of a closed trade (messages.state.TradeRecord); times in ns."""
+
+    @property
+    def entry_ts(self) -> int: ...
+    @property
+    def exit_ts(self) -> int: ...
+    @property
+    def fees(self) -> float: ...
+    @property
+    def pnl_quote(self) -> float: ...
+    @property
+    def exit_reason(self) -> str: ...
 
 
 @dataclass
@@ -67,7 +74,7 @@ def _day(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
 
 
-def equity_points(trades: list[TradeLike], start_ms: int) -> list[tuple[int, float]]:
+def equity_points(trades: Sequence[TradeLike], start_ms: int) -> list[tuple[int, float]]:
     """(time ms, equity) at the start and after each exit, in exit order."""
     points = [(start_ms, 0.0)]
     equity = 0.0
@@ -95,7 +102,7 @@ def drawdown(points: list[tuple[int, float]], end_ms: int) -> tuple[float, float
     return worst, (until - worst_peak_ms) / 1000
 
 
-def daily_pnl(trades: list[TradeLike], start_ms: int, end_ms: int) -> dict[str, float]:
+def daily_pnl(trades: Sequence[TradeLike], start_ms: int, end_ms: int) -> dict[str, float]:
     days: dict[str, float] = {}
     day_ms = start_ms - start_ms % DAY_MS
     while day_ms < end_ms:
@@ -123,7 +130,7 @@ def sortino(daily: list[float]) -> float | None:
     return mean / downside * math.sqrt(YEAR_DAYS) if downside > 0 else None
 
 
-def compute_metrics(trades: list[TradeLike], start_ms: int, end_ms: int) -> Metrics:
+def compute_metrics(trades: Sequence[TradeLike], start_ms: int, end_ms: int) -> Metrics:
     m = Metrics(trades=len(trades), days=(end_ms - start_ms) / DAY_MS)
     pnls = [t.pnl_quote for t in trades]
     m.wins = sum(p > 0 for p in pnls)
