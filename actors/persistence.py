@@ -9,15 +9,16 @@ Writes (messages encoded with `messages.codec.ANY`, JournalRecords included):
                                               so nothing they were told is stored can be lost)
 Reads (each flushes what is queued first, so a caller sees everything it submitted before):
     strategy_state(name, market_id, interval_s, limit) -> dict   snapshot, candles, order seq info
-    risk_state() -> dict                                         breakers, kill switch, positions
+    risk_state() -> dict                                         breakers, kill switch, positions, funding
     open_orders(accounts) -> [StoredOrder msgpack]
     known_orders(accounts, since_ns) -> [(account, client_order_index)]
     fill_ids(accounts, since_ns) -> [(account, trade_id)]
     fills(strategy=None, since_ns=0) -> [fill event bytes]; orders(...) -> [StoredOrder msgpack]
     fills_after(strategy, offset) -> [fill event bytes]          in storage order, after the first offset
+    funding(strategy=None, since_ns=0) -> [FundingPayment bytes]  hourly funding, each stored once
 
-Every write is idempotent on retry (orders and fills dedupe on their keys, latest-state tables keep
-the newest ts_event, candles upsert), so Ray retries calls in flight when this actor dies
+Every write is idempotent on retry (orders, fills and funding payments dedupe on their keys,
+latest-state tables keep the newest ts_event, candles upsert), so Ray retries calls in flight when this actor dies
 (MAX_TASK_RETRIES = -1). What was only queued (not durable) when it died is lost: at most one
 flush interval of candles, snapshots and journal records; orders and fills are always durable.
 """
@@ -32,7 +33,7 @@ from typing import Any
 import msgspec
 
 from actors.common import ActorContext, ActorShell
-from messages.codec import ANY, ORDER_EVENTS, STATE
+from messages.codec import ANY, FUNDING, ORDER_EVENTS, STATE
 from storage import OPEN_STATUSES, StorageReader, StorageWriter, backup_database_async, list_backups
 
 _ORDER_ENCODER = msgspec.msgpack.Encoder()
@@ -171,6 +172,7 @@ class PersistenceActor(ActorShell):
                 "breakers": [STATE.encode(b) for b in db.breakers().values()],
                 "kill_switch": [ANY.encode(c) for c in db.kill_switch().values()],
                 "positions": [STATE.encode(p) for p in db.positions()],
+                "funding": [FUNDING.encode(p) for p in db.funding_since(0)],
             }
 
         return await self._read(read)
@@ -191,6 +193,13 @@ class PersistenceActor(ActorShell):
     async def fills(self, strategy: str | None = None, since_ns: int = 0) -> list[bytes]:
         def read(db: StorageReader) -> list[bytes]:
             return [ORDER_EVENTS.encode(f) for f in db.fills_since(since_ns, strategy=strategy)]
+
+        return await self._read(read)
+
+    async def funding(self, strategy: str | None = None, since_ns: int = 0) -> list[bytes]:
+        """Stored funding payments (FUNDING-encoded), oldest first."""
+        def read(db: StorageReader) -> list[bytes]:
+            return [FUNDING.encode(p) for p in db.funding_since(since_ns, strategy=strategy)]
 
         return await self._read(read)
 
@@ -256,6 +265,7 @@ class PersistenceActor(ActorShell):
             "failed": float(self.writer.stats.get("failed", 0)),
             "duplicate_fill": float(self.writer.stats.get("duplicate_fill", 0)),
             "duplicate_order": float(self.writer.stats.get("duplicate_order", 0)),
+            "duplicate_funding": float(self.writer.stats.get("duplicate_funding", 0)),
             "transactions": float(self.writer.stats.get("transactions", 0)),
         }
 

@@ -5,6 +5,7 @@ Inputs
     on_intent(Intent, origin_ns) from strategies: every order and cancel passes the engine's checks
     on_order_event(OrderEvent)   from the router: fills net the positions; terminal events close orders
     on_trade_closed(TradeRecord) from strategies: the circuit breakers
+    on_funding(FundingPayment)   from the router: hourly funding into the positions' PnL, once per hour
     control(Halt|Resume|Flatten) from the operator/supervisor: the kill switch (persisted durably)
 Outputs
     approved intents -> OrderCommand to the router (`on_command`, with the origin time for latency)
@@ -22,7 +23,11 @@ approved here that has not ended, and no open order in storage. Quiet means ever
 account's orders is both in the venue's position and in storage; the stored fill ids join the
 fill dedupe set first, so a fill event still on its way from the router cannot be counted twice.
 An approval during the venue round trip voids that attempt (retried shortly). A mismatch is
-logged (warning) and corrected to the venue, never silently ignored.
+logged (warning) and corrected to the venue, never silently ignored. Funding is compared too: each
+position's funding against the venue's total_funding_paid_out; a difference is first looked up in
+the venue's funding history (`positionFunding`: a payment still on its way from the router is
+applied from there, by its (account, market, hour) key, and stored), and what is left after a
+fresh look at the account is a funding mismatch (warning, counted; nothing adopted blindly).
 
 Event time (DESIGN invariant 6): every rule here runs on `risk.event_clock.EventClock`, which
 only the ts_event of book tops and trades moves. A FeedStatus (stamped before any data may have
@@ -65,8 +70,19 @@ from actors.common import (
     client_order_index_for,
     wall_ns,
 )
-from messages.codec import ANY, COMMANDS, CONTROL, INTENTS, MARKET, ORDER_EVENTS, STATE, journal_record
+from messages.codec import (
+    ANY,
+    COMMANDS,
+    CONTROL,
+    FUNDING,
+    INTENTS,
+    MARKET,
+    ORDER_EVENTS,
+    STATE,
+    journal_record,
+)
 from messages.control import Flatten, Halt, Resume
+from messages.funding import FundingPayment
 from messages.market import BookTop, FeedStatus, MarketBatch, Trade
 from messages.orders import (
     CancelAllIntent,
@@ -177,6 +193,8 @@ class RiskActor(ActorShell):
         self.mismatches = 0  # found by the periodic reconciliation: our netting was wrong
         self.start_adjustments = 0  # found by the first one after a start: storage trailed the venue
         self.reconciles = 0
+        self.funding_mismatches = 0  # left after the venue's funding history was applied
+        self.funding_recovered = 0  # payments taken from the venue's history, not the router
         self.last_batch_mono: float | None = None
         self.last_batch_lag_ms = 0.0
         self.clock = EventClock()
@@ -238,6 +256,9 @@ class RiskActor(ActorShell):
                 positions.append({"account_index": p.account_index, "market_id": p.market_id, "size": p.size,
                                   "avg_entry": p.avg_entry, "realized_pnl": p.realized_pnl, "fees": 0.0})
         engine.positions = PositionBook.from_state({"positions": positions})
+        for data in state.get("funding", []):
+            payment = FUNDING.decode(data)
+            engine.positions.on_funding(payment.account_index, payment.market_id, payment.ts_event, payment.change)
 
     def _restore_kill_switch(self, commands: list[Any]) -> None:
         """Storage keeps the newest command per scope; replayed in the order they were issued, a
@@ -300,11 +321,42 @@ class RiskActor(ActorShell):
             self.mismatches += 1
             self.log.warning("position mismatch on account {} market {}: ours {:+g}, venue {:+g}; adopted the venue's",
                              mismatch.account_index, mismatch.market_id, mismatch.ours, mismatch.venue)
+        await self._reconcile_funding(account, info)
         self.reconciles += 1
         self.reconciled_at[account] = time.monotonic()
         for market_id in self.settings.markets:
             self._persist_position(account, market_id, source="venue")
         return True
+
+    async def _reconcile_funding(self, account: int, info: Any) -> None:
+        """Compare the account's funding with the venue's; take what we lack from its history."""
+        positions = self._engine().positions
+        if not positions.funding_mismatches(account, _paid_out(info)):
+            return
+        try:
+            history = await self.rest.position_fundings(account)
+        except Exception as exc:  # Lighter keeps it private (an auth token, which risk does not hold)
+            history = []
+            self.log.info("funding history of account {} not read: {}", account, type(exc).__name__)
+        for entry in reversed(history):  # oldest first
+            if not positions.funding_seen(account, entry.market_id, entry.ts_ms * NS_PER_MS):
+                self.funding_recovered += 1
+                self._apply_funding(self._funding_payment(account, entry), store=True)
+        mismatches = positions.funding_mismatches(account, _paid_out(info))
+        if mismatches:  # a payment may have landed after `info` was read: look again before calling it one
+            mismatches = positions.funding_mismatches(account, _paid_out(await self.rest.account(account)))
+        for mismatch in mismatches:
+            self.funding_mismatches += 1
+            self.log.warning("funding mismatch on account {} market {}: ours {:+.6f}, venue {:+.6f}",
+                             mismatch.account_index, mismatch.market_id, mismatch.ours, mismatch.venue)
+
+    def _funding_payment(self, account: int, entry: Any) -> FundingPayment:
+        owner = next((s.name for s in self.strategies.values()
+                      if s.account_index == account and s.market_id == entry.market_id), "")
+        return FundingPayment(account_index=account, market_id=entry.market_id, strategy=owner,
+                              funding_id=entry.funding_id, change=entry.change, rate=entry.rate,
+                              position_size=entry.position_size, ts_event=entry.ts_ms * NS_PER_MS,
+                              seq=self.msg_seq.next())
 
     async def _reconcile_loop(self) -> None:
         interval = self.settings.risk.reconcile_interval_s
@@ -497,6 +549,20 @@ class RiskActor(ActorShell):
         elif isinstance(event, (OrderCanceled, OrderExpired)) or (isinstance(event, OrderRejected) and event.op == "place"):
             self.inflight[event.account_index].pop(event.client_order_index, None)
 
+    async def on_funding(self, data: bytes) -> bool:
+        """One hourly funding payment (FUNDING-encoded, stored by the router); False: seen before."""
+        await self.ready()
+        return self._apply_funding(FUNDING.decode(data), store=False)
+
+    def _apply_funding(self, payment: FundingPayment, store: bool) -> bool:
+        if not self._engine().positions.on_funding(payment.account_index, payment.market_id, payment.ts_event,
+                                                   payment.change):
+            return False
+        self.counts["funding"] += 1
+        if store:  # recovered here from the venue's history: nobody else stored it
+            self.journal.put(FUNDING.encode(payment))
+        return True
+
     def _persist_position(self, account: int, market_id: int, source: str) -> None:
         pos = self._engine().positions.get(account, market_id)
         snapshot = PositionSnapshot(
@@ -627,7 +693,8 @@ class RiskActor(ActorShell):
         """The netted position (venue-reconciled) of one account and market."""
         await self.ready()
         pos = self._engine().positions.get(account_index, market_id)
-        return {"size": pos.size, "avg_entry": pos.avg_entry, "reconciled": account_index in self.reconciled_at}
+        return {"size": pos.size, "avg_entry": pos.avg_entry, "reconciled": account_index in self.reconciled_at,
+                "realized_pnl": pos.net_pnl, "funding": pos.funding}
 
     async def entries_allowed(self, name: str) -> bool:
         """Whether the strategy may enter now (running, breaker clear): a strategy takes this at
@@ -646,7 +713,7 @@ class RiskActor(ActorShell):
                 "account_index": s.account_index, "mode": engine.mode[name],
                 "halt_reason": engine.halt_reason.get(name, ""), "breaker": engine.breakers[name].describe(),
                 "breaker_tripped": engine.breakers[name].tripped, "position": pos.size,
-                "avg_entry": pos.avg_entry, "realized_pnl": pos.realized_pnl - pos.fees,
+                "avg_entry": pos.avg_entry, "realized_pnl": pos.net_pnl, "funding": pos.funding,
             }
         marks = {m: mid for m in self.settings.markets if (mid := engine.mid(m)) is not None}
         return {
@@ -657,6 +724,8 @@ class RiskActor(ActorShell):
             "reconciled": sorted(self.reconciled_at),
             "mismatches": self.mismatches,
             "start_adjustments": self.start_adjustments,
+            "funding_mismatches": self.funding_mismatches,
+            "funding_recovered": self.funding_recovered,
             "inflight": sum(1 for account in self.accounts if self._busy(account)
                             for _ in self.inflight[account]),
             "counts": dict(self.counts),
@@ -681,6 +750,11 @@ class RiskActor(ActorShell):
             "feed_alive": 1.0 if self.feed_alive() else 0.0,
             "halted": float(sum(1 for m in (self.engine.mode.values() if self.engine else []) if m != RUNNING)),
         }
+
+
+def _paid_out(info: Any) -> dict[int, float]:
+    """{market_id: total_funding_paid_out} of the venue's account answer."""
+    return {p.market_id: p.total_funding_paid_out for p in info.positions}
 
 
 def _breaker_limits(config: Any) -> BreakerLimits:

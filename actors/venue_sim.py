@@ -106,6 +106,8 @@ class VenueSimActor(ActorShell):
             taker_fee=cfg.taker_fee,
             default_tier=cfg.default_tier,
             account_tiers=dict(cfg.account_tiers),
+            funding_rate_per_hour=cfg.funding_rate_per_hour,
+            funding_rates=dict(cfg.funding_rates),
             record_events=bool(self.options.get("record_events", False)),
         )
         await self.sim.start()
@@ -166,6 +168,18 @@ class VenueSimActor(ActorShell):
         return {
             market_id: sim.markets[market_id].size_from_int(position.size)
             for market_id, position in account.positions.items()
+        }
+
+    async def funding(self, account_index: int) -> dict[str, Any]:
+        """The account's funding at the venue: total_funding_paid_out per market (> 0 paid), the
+        payments (market_id, hour ms, change) and the collateral."""
+        await self.ready()
+        sim = self._sim()
+        account = sim.engine.account(account_index)
+        return {
+            "paid_out": {m: p.total_funding_paid_out for m, p in account.positions.items()},
+            "payments": [(r.market_id, r.ts_ms, r.change) for r in sim.engine.funding.history(account_index)],
+            "collateral": account.collateral,
         }
 
     async def active_orders(self, account_index: int) -> int:

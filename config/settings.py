@@ -16,6 +16,7 @@ milliseconds. Relative paths are relative to the working directory of the proces
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +70,19 @@ class SimConfig(_Model):
     # directional strategies' fast runs need; account_tiers overrides it per account
     default_tier: Literal["paper", "standard", "premium"] = "paper"
     account_tiers: dict[int, Literal["paper", "standard", "premium"]] = Field(default_factory=dict)
+    # hourly funding on open positions at every whole hour of event time (venue.sim.funding), as a
+    # fraction per hour: > 0 longs pay shorts. 0.0000125 is Lighter's baseline (0.01% per 8 h);
+    # funding_rates overrides it per market; 0 = no funding
+    funding_rate_per_hour: float = Field(default=0.0000125, ge=-0.04, le=0.04, allow_inf_nan=False)
+    funding_rates: dict[int, float] = Field(default_factory=dict)
+
+    @field_validator("funding_rates")
+    @classmethod
+    def _rates_in_range(cls, value: dict[int, float]) -> dict[int, float]:
+        bad = [(m, r) for m, r in value.items() if not (math.isfinite(r) and abs(r) <= 0.04)]
+        if bad:
+            raise ValueError(f"market {bad[0][0]}: funding rate must be within +-0.04 per hour, got {bad[0][1]}")
+        return value
 
     @field_validator("account_tiers")
     @classmethod

@@ -1,8 +1,14 @@
-"""Positions per account and market, from fills, corrected by the venue's truth.
+"""Positions per account and market, from fills and hourly funding, corrected by the venue's truth.
 
 The venue is the truth for positions (DESIGN invariant 1): `reconcile` compares what fills told
 us with what the venue's `account` endpoint says and adopts the venue's numbers, returning the
 differences so that the caller logs every mismatch instead of silently ignoring it.
+
+Funding: each hourly payment (`on_funding`, once per (account, market, hour)) adds its change to
+the position's `funding` (> 0 received), which `net_pnl` counts beside realized PnL and fees.
+`funding_mismatches` compares it with the venue's total_funding_paid_out (of opposite sign) and
+adopts nothing: a payment still on its way would then count twice, so the caller fetches the
+venue's history of payments and applies the ones it lacks (by their key) instead.
 """
 
 from __future__ import annotations
@@ -21,6 +27,12 @@ class PositionView(msgspec.Struct, kw_only=True):
     avg_entry: float = 0.0
     realized_pnl: float = 0.0
     fees: float = 0.0
+    funding: float = 0.0  # hourly funding received on balance (< 0: paid), summed over its life
+
+    @property
+    def net_pnl(self) -> float:
+        """Realized PnL net of fees, funding included."""
+        return self.realized_pnl - self.fees + self.funding
 
 
 class Mismatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,6 +46,7 @@ class PositionBook:
     def __init__(self) -> None:
         self._positions: dict[tuple[int, int], PositionView] = {}
         self._seen_trades: set[tuple[int, int]] = set()
+        self._seen_funding: set[tuple[int, int, int]] = set()  # (account, market, hour ns)
 
     def get(self, account_index: int, market_id: int) -> PositionView:
         key = (account_index, market_id)
@@ -72,6 +85,31 @@ class PositionBook:
             pos.avg_entry = price
         return True
 
+    def on_funding(self, account_index: int, market_id: int, hour_ns: int, change: float) -> bool:
+        """Apply one hour's funding payment; the same (account, market, hour) again is ignored (False)."""
+        key = (account_index, market_id, hour_ns)
+        if key in self._seen_funding:
+            return False
+        self._seen_funding.add(key)
+        self.get(account_index, market_id).funding += change
+        return True
+
+    def funding_seen(self, account_index: int, market_id: int, hour_ns: int) -> bool:
+        return (account_index, market_id, hour_ns) in self._seen_funding
+
+    def funding_mismatches(self, account_index: int, venue_paid_out: dict[int, float],
+                           tolerance: float = 1e-9) -> list[Mismatch]:
+        """Markets whose funding differs from the venue's {market_id: total_funding_paid_out}
+        (ours and venue in the Mismatch are both funding received, i.e. -paid out)."""
+        out = []
+        markets = set(venue_paid_out) | {m for (a, m) in self._positions if a == account_index}
+        for market_id in sorted(markets):
+            venue = 0.0 - venue_paid_out.get(market_id, 0.0)
+            ours = self.get(account_index, market_id).funding
+            if abs(ours - venue) > tolerance:
+                out.append(Mismatch(account_index=account_index, market_id=market_id, ours=ours, venue=venue))
+        return out
+
     def reconcile(self, account_index: int, venue_positions: dict[int, tuple[float, float]]) -> list[Mismatch]:
         """Adopt the venue's {market_id: (signed size, avg entry)} for one account."""
         mismatches = []
@@ -91,7 +129,8 @@ class PositionBook:
         return sum(p.size * marks.get(p.market_id, p.avg_entry) for p in self._positions.values())
 
     def to_state(self) -> dict[str, Any]:
-        return {"positions": [msgspec.to_builtins(p) for p in self._positions.values()]}
+        return {"positions": [msgspec.to_builtins(p) for p in self._positions.values()],
+                "funding_seen": sorted(self._seen_funding)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> PositionBook:
@@ -99,4 +138,5 @@ class PositionBook:
         for raw in state.get("positions", []):
             pos = msgspec.convert(raw, PositionView)
             book._positions[(pos.account_index, pos.market_id)] = pos
+        book._seen_funding = {(int(a), int(m), int(h)) for a, m, h in state.get("funding_seen", [])}
         return book

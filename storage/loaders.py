@@ -9,7 +9,7 @@ The connection is opened with SQLite's `file:...?mode=ro` URI, so a loader can n
 in WAL mode it reads a consistent snapshot while the writer keeps committing. Each method returns
 the message Structs the writer was given (Candle, StrategySnapshot, PositionSnapshot,
 BreakerState, OrderPartiallyFilled/OrderFilled, TradeRecord, JournalRecord, ParameterChange,
-Halt/Resume/Flatten), or `StoredOrder` for the orders table. Times are ns unless named _ms.
+Halt/Resume/Flatten, FundingPayment), or `StoredOrder` for the orders table. Times are ns unless named _ms.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import msgspec
 
 from messages.base import Side
 from messages.control import Flatten, Halt, Resume
+from messages.funding import FundingPayment
 from messages.journal import JournalRecord
 from messages.market import Candle
 from messages.orders import Fill, OrderFilled, OrderIntent, OrderKind, OrderPartiallyFilled, TimeInForce
@@ -268,6 +269,44 @@ class StorageReader:
                 )
             )
         return events
+
+    def funding_since(
+        self, ts_event: int = 0, *, strategy: str | None = None, account_index: int | None = None
+    ) -> list[FundingPayment]:
+        """Funding payments of hours at or after ts_event, oldest first (empty before schema v3)."""
+        if self.schema_version() < 3:
+            return []
+        rows = self._rows(
+            "SELECT * FROM funding WHERE ts_event >= ? AND (? IS NULL OR strategy = ?) "
+            "AND (? IS NULL OR account_index = ?) ORDER BY ts_event, account_index, market_id",
+            (ts_event, strategy, strategy, account_index, account_index),
+        )
+        return [
+            FundingPayment(
+                account_index=r["account_index"],
+                market_id=r["market_id"],
+                strategy=r["strategy"],
+                funding_id=r["funding_id"],
+                change=r["change"],
+                rate=r["rate"],
+                position_size=r["position_size"],
+                ts_event=r["ts_event"],
+                seq=r["seq"],
+            )
+            for r in rows
+        ]
+
+    def funding_totals(self, ts_event: int = 0, end_ts: int | None = None) -> dict[tuple[int, int], float]:
+        """{(account_index, market_id): the sum of funding changes} over hours in [ts_event, end_ts)
+        (> 0: received on balance)."""
+        if self.schema_version() < 3:
+            return {}
+        rows = self._rows(
+            "SELECT account_index, market_id, SUM(change) FROM funding WHERE ts_event >= ? "
+            "AND (? IS NULL OR ts_event < ?) GROUP BY account_index, market_id",
+            (ts_event, end_ts, end_ts),
+        )
+        return {(int(r[0]), int(r[1])): float(r[2]) for r in rows}
 
     def newest_trade_exit_ts(self) -> int | None:
         """The latest exit time in the trades table (event time, ns); None when it holds no trade."""

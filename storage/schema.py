@@ -18,6 +18,8 @@ Tables (v1)
     kill_switch         latest Halt/Resume/Flatten per scope
     parameter_history   every ParameterChange
     database_identity   what the database belongs to: venue and markets (v2, storage/identity.py)
+    funding             one row per (account_index, market_id, ts_event): each hourly funding
+                        payment (FundingPayment) stored exactly once (v3)
 
 "Latest" tables only accept a row whose ts_event is not older than the stored one, so a late
 duplicate never rolls state back. Timestamps are ns unless the column says _ms.
@@ -31,6 +33,7 @@ import time
 from typing import Any, NamedTuple
 
 from messages.control import Flatten, Halt, Resume
+from messages.funding import FundingPayment
 from messages.journal import JournalRecord
 from messages.market import Candle
 from messages.orders import (
@@ -227,6 +230,26 @@ MIGRATIONS: tuple[Migration, ...] = (
         "what the database belongs to (storage/identity.py)",
         ("CREATE TABLE IF NOT EXISTS database_identity (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
     ),
+    Migration(
+        3,
+        "hourly funding payments, each stored once",
+        (
+            """CREATE TABLE IF NOT EXISTS funding (
+                id INTEGER PRIMARY KEY,
+                account_index INTEGER NOT NULL,
+                market_id INTEGER NOT NULL,
+                strategy TEXT NOT NULL,
+                funding_id INTEGER NOT NULL,
+                change REAL NOT NULL,
+                rate REAL NOT NULL,
+                position_size REAL NOT NULL,
+                ts_event INTEGER NOT NULL,
+                seq INTEGER NOT NULL,
+                UNIQUE (account_index, market_id, ts_event)
+            )""",
+            "CREATE INDEX IF NOT EXISTS funding_by_strategy ON funding (strategy, ts_event)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -243,11 +266,12 @@ TABLES = (
     "kill_switch",
     "parameter_history",
     "database_identity",
+    "funding",
 )
 
 # what a run leaves behind: a database holding any of these was used for trading
 TRADING_TABLES = ("orders", "fills", "trades", "positions", "candles", "strategy_snapshots", "breakers",
-                  "kill_switch")
+                  "kill_switch", "funding")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -335,6 +359,7 @@ PersistableRecord = (
     | Halt
     | Resume
     | Flatten
+    | FundingPayment
 )
 
 _INSERT_JOURNAL = (
@@ -423,6 +448,11 @@ _UPSERT_KILL_SWITCH = (
     "issued_by = excluded.issued_by, ts_event = excluded.ts_event, seq = excluded.seq "
     "WHERE excluded.ts_event >= kill_switch.ts_event"
 )
+_INSERT_FUNDING = (
+    "INSERT INTO funding (account_index, market_id, strategy, funding_id, change, rate, position_size, "
+    "ts_event, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (account_index, market_id, ts_event) DO NOTHING"
+)
 _INSERT_PARAMETERS = (
     "INSERT INTO parameter_history (strategy, preset, params, reason, ts_event, seq) "
     "VALUES (?, ?, ?, ?, ?, ?)"
@@ -501,6 +531,8 @@ def rows_for(record: object, *, keep_snapshots: int = 100) -> list[Row]:
                     (record.scope, command, record.reason, record.issued_by, record.ts_event, record.seq),
                 )
             ]
+        case FundingPayment():
+            return [Row(_INSERT_FUNDING, _funding_params(record), dedupe="funding")]
         case ParameterChange():
             params = json.dumps(record.params, sort_keys=True)
             return [
@@ -632,6 +664,20 @@ def _position_params(position: PositionSnapshot) -> tuple[Any, ...]:
         position.source,
         position.ts_event,
         position.seq,
+    )
+
+
+def _funding_params(payment: FundingPayment) -> tuple[Any, ...]:
+    return (
+        payment.account_index,
+        payment.market_id,
+        payment.strategy,
+        payment.funding_id,
+        payment.change,
+        payment.rate,
+        payment.position_size,
+        payment.ts_event,
+        payment.seq,
     )
 
 

@@ -173,7 +173,7 @@ async def eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> None
 
 
 def test_migrations_apply_on_a_fresh_database_and_are_idempotent(db_path: Path) -> None:
-    assert prepare_database(db_path) == [m.version for m in MIGRATIONS] == [1, 2]
+    assert prepare_database(db_path) == [m.version for m in MIGRATIONS] == [1, 2, 3]
     assert prepare_database(db_path) == []
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:

@@ -145,6 +145,15 @@ class LighterRest:
         reply: wire.OrdersResponse = await self._get_typed("accountActiveOrders", params, headers)
         return _converted(lambda: [wire.order_from_wire(o) for o in reply.orders])
 
+    async def position_fundings(
+        self, account_index: int, limit: int = 100, auth: str | None = None
+    ) -> list[wire.PositionFunding]:
+        """The account's newest funding payments, newest first (private at Lighter: its auth token)."""
+        headers = {"authorization": auth} if auth else None
+        params = {"account_index": account_index, "limit": limit}
+        reply: wire.PositionFundingsResponse = await self._get_typed("positionFunding", params, headers)
+        return _converted(lambda: [wire.funding_from_wire(f) for f in reply.position_fundings])
+
     async def recent_trades(self, market_id: int, limit: int = 100) -> list[wire.Trade]:
         params = {"market_id": market_id, "limit": limit}
         reply: wire.RecentTradesResponse = await self._get_typed("recentTrades", params)
