@@ -51,6 +51,7 @@ from venue.sim.counters import Counters
 from venue.sim.engine import MatchingEngine
 from venue.sim.funding import FundingRates, FundingRecord
 from venue.sim.faults import FaultConfig, Faults
+from venue.sim.live_sources import LiveSources, resolve_live
 from venue.sim.market_channels import MarketChannels
 from venue.sim.publisher import BookFeed, Publisher, encode
 from venue.sim.sequencing import Sequencing
@@ -180,6 +181,7 @@ class SimServer(Sequencing):
         self.auth = AuthGate()  # private endpoints and channels need a token (venue.sim.auth)
         self.counters = Counters()
         self.market_channels = MarketChannels(self)
+        self.live_sources = LiveSources({})  # resolved at start
         self.now_ms = int(time.time() * 1000)  # replaced by the first event's time
         self.block_height = 0
         self.source_done = asyncio.Event()
@@ -215,32 +217,37 @@ class SimServer(Sequencing):
         if self._started:
             return
         self.source_done = asyncio.Event()
+        # live sources (a mirror of a Lighter market) emit as events happen; the rest are paced here
+        self.live_sources = LiveSources(resolve_live(self._source_specs))
+        self.live_sources.check_speed(self.speed)
         # reading a file source takes a while (a month of candles: 0.5 s of CPU, far more on a busy
         # machine): off the event loop, which meanwhile answers whoever asks (a supervisor's
         # heartbeat). A bad source spec raises ValueError here.
         self._events = await asyncio.to_thread(self._merged_events)
         self._prime()
+        await self.live_sources.start(self.markets, self.apply_event)  # ValueError: a spec differs from upstream
         runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.requested_port, reuse_address=True).start()
         except OSError:
             await runner.cleanup()
+            await self.live_sources.stop()
             raise
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         self._started = True
         loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._pace(), name="sim-pace"),
-            loop.create_task(self._housekeeping(), name="sim-housekeeping"),
-        ]
+        self._tasks = [loop.create_task(self._housekeeping(), name="sim-housekeeping")]
+        if len(self.live_sources.sources) < len(self._source_specs):  # live sources pace themselves
+            self._tasks.append(loop.create_task(self._pace(), name="sim-pace"))
         logger.info("venue simulator listening on {} (speed {}, markets {})", self.url, self.speed, sorted(self.markets))
 
     async def stop(self) -> None:
         if not self._started:
             return
         self._started = False
+        await self.live_sources.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -293,7 +300,8 @@ class SimServer(Sequencing):
             for event in events:
                 yield market_id, event
 
-        streams = [tagged(m, self._resolve_source(m, spec)) for m, spec in self._source_specs.items()]
+        streams = [tagged(m, self._resolve_source(m, spec)) for m, spec in self._source_specs.items()
+                   if m not in self.live_sources.sources]
         if len(streams) == 1:
             return streams[0]
         return heapq.merge(*streams, key=lambda pair: pair[1].ts_ns)
@@ -301,7 +309,7 @@ class SimServer(Sequencing):
     def _prime(self) -> None:
         """Apply events until every market with a source has a book, before serving anything."""
         assert self._events is not None
-        waiting = set(self._source_specs)
+        waiting = set(self._source_specs) - set(self.live_sources.sources)
         for _ in range(PRIME_EVENT_LIMIT):
             if not waiting:
                 return
@@ -588,6 +596,7 @@ class SimServer(Sequencing):
                 "ws_messages_queued": publisher.messages_queued,
             },
             "faults": self.faults.snapshot(),
+            "live_sources": self.live_sources.stats(),
         }
 
 

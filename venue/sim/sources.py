@@ -8,6 +8,9 @@ asyncio or the wall clock: pacing a replay by a speed factor is the server's job
   synthetic      SyntheticSource: an infinite SOL-like market, deterministic per seed (default)
   candles:PATH   CandleSource: 1-minute candles (gzip CSV) walked along an intra-minute path
   binance:PATH   BinanceRecordingSource: a raw Binance futures websocket recording
+  lighter:WS_URL LighterMirror: the same market of a live Lighter websocket (wss://.../stream), in
+                 real time: a live source (venue.sim.live_sources), not a generator; the
+                 simulator's market must carry the upstream's spec (lighter_mirror.upstream_markets)
   lighter-recording:PATH[#MARKET]   LighterRecordingSource: a `lighter-trader record` file (one market:
                  #MARKET, else the first one whose book it holds)
 
@@ -24,6 +27,7 @@ from typing import Protocol
 
 from venue.sim.binance_source import BinanceRecordingSource
 from venue.sim.candle_source import Candles, CandleSource, intraminute_path, read_candles
+from venue.sim.lighter_mirror import LighterMirror
 from venue.sim.lighter_recording import LighterRecordingSource
 from venue.sim.synthetic import SyntheticSource
 from venue.sim.types import SourceEvent
@@ -32,6 +36,7 @@ __all__ = [
     "BinanceRecordingSource",
     "CandleSource",
     "Candles",
+    "LighterMirror",
     "LighterRecordingSource",
     "MarketSource",
     "SyntheticSource",
@@ -49,8 +54,11 @@ class MarketSource(Protocol):
         ...
 
 
-def make_source(spec: str, *, seed: int = 1, tick: float = 0.001, lot: float = 0.001) -> MarketSource:
-    """The source a spec names; a bad spec or a missing file raises ValueError with one clear line."""
+def make_source(
+    spec: str, *, seed: int = 1, tick: float = 0.001, lot: float = 0.001, market_id: int = 2
+) -> MarketSource | LighterMirror:
+    """The source a spec names; a bad spec or a missing file raises ValueError with one clear line.
+    market_id: the market a live mirror follows (the simulator market it drives)."""
     if not isinstance(spec, str):
         raise ValueError(f"market source spec must be a string, got {spec!r}; {SPEC_HELP}")
     kind, sep, rest = spec.strip().partition(":")
@@ -59,6 +67,10 @@ def make_source(spec: str, *, seed: int = 1, tick: float = 0.001, lot: float = 0
         return SyntheticSource(seed=seed, tick=tick, lot=lot)
     if kind == "lighter-recording" and sep:
         return _lighter_recording(spec, rest.strip())
+    if kind == "lighter" and sep:
+        if not rest.strip():
+            raise ValueError(f"market source {spec!r} has no websocket URL; {SPEC_HELP}")
+        return LighterMirror(rest.strip(), market_id)
     if kind in ("candles", "binance") and sep:
         path = Path(rest.strip()).expanduser()
         if not rest.strip():
