@@ -169,7 +169,12 @@ class QuotingActor(ActorShell):
 
     async def _reconcile_orders(self) -> None:
         """What rests at the venue for us goes to the strategy: adopted if known, else canceled."""
-        rows = await self.retrying("active orders", lambda: self.rest.active_orders(self.account, self.market_id))
+        from venue.wire import AccountOrder
+
+        # through the router: the venue's private endpoint wants the account's token, made only there
+        raw = await self.retrying("active orders", lambda: self.sender.call(
+            "router", "venue_active_orders", self.account, self.market_id, timeout_s=60.0))
+        rows = [msgspec.msgpack.decode(r, type=AccountOrder) for r in raw]
         live = [LiveOrder(coi=o.client_order_index, side="sell" if o.is_ask else "buy", price=o.price,
                           remaining=o.remaining_size) for o in rows]
         actions = self.strategy.on_venue_orders(self._now_ms(), live)

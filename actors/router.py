@@ -93,6 +93,13 @@ TRADES_PAGE = 100  # Lighter's largest page of account trades
 SIZE_EPS = 1e-9
 
 
+def _coi_of(account: int, trade: Any) -> int:
+    """The account's client order index in a trade (-1 when the account is on neither side)."""
+    if trade.ask_account_id == account:
+        return int(trade.ask_client_id)
+    return int(trade.bid_client_id) if trade.bid_account_id == account else -1
+
+
 class _Order:
     __slots__ = ("strategy", "account", "market", "coi", "side", "size", "is_exit", "filled", "order_index",
                  "state", "origin_ns", "sent_ns", "resolved")
@@ -135,6 +142,7 @@ class RouterActor(ActorShell):
         self.rest: Any = None
         self.ws: Any = None
         self.tokens: dict[int, Any] = {}  # account -> venue.auth_tokens.AuthTokens
+        self.newest_fill: dict[int, int] = {}  # account -> the newest trade id stored at start
         self.orders: dict[tuple[int, int], _Order] = {}
         self.known: set[tuple[int, int]] = set()
         self.seen_fills = BoundedSet(1_000_000)
@@ -196,6 +204,7 @@ class RouterActor(ActorShell):
                                                                 timeout_s=60.0)}  # type: ignore[misc]
         for key in await self.sender.call("persistence", "fill_ids", accounts, 0, timeout_s=60.0):
             self.seen_fills.add(tuple(key))
+            self.newest_fill[key[0]] = max(self.newest_fill.get(key[0], key[1]), key[1])
         reloaded = await self._reload_open_orders(accounts)
         self.consumer = asyncio.ensure_future(self._consume())
         self.ws = LighterWsClient(self.settings.venue.ws_url, markets=(), on_event=self._on_ws,
@@ -217,13 +226,14 @@ class RouterActor(ActorShell):
         return str(self.tokens[account].current())
 
     async def _recover_fills(self, account: int) -> int:
-        """Fills of the account this router never stored (it was down, or the stream missed them):
-        the venue's trades, newest first, page by page back to a page it had stored entirely or
-        one older than the newest fill it stored; the missed ones go through the consumer, in
-        trade order, like streamed ones. Returns how many it found."""
+        """Fills of the account's orders this router never stored (it was down, or the stream
+        missed them): the venue's trades, newest first, page by page back to a page it had stored
+        entirely, one older than the newest fill it stored, or one without a fill of an order it
+        journaled (a fresh database on an account with a long history stops at once); the missed
+        ones go through the consumer, in trade order, like streamed ones. Returns how many."""
         from venue.wire import AccountUpdated
 
-        newest_stored = max((t for a, t in self.seen_fills if a == account), default=None)
+        newest_stored = self.newest_fill.get(account)
         missed: dict[int, Any] = {}
         cursor: str | None = None
         while True:
@@ -231,10 +241,11 @@ class RouterActor(ActorShell):
                                                             cursor=cursor)
             self.counts["trade_pages"] += 1
             fresh = [t for t in trades if (account, t.trade_id) not in self.seen_fills]
-            for trade in fresh:
+            ours = [t for t in fresh if self._order_for(account, _coi_of(account, t)) is not None]
+            for trade in ours:
                 missed[trade.trade_id] = trade
             older = newest_stored is not None and all(t.trade_id <= newest_stored for t in trades)
-            if not cursor or not fresh or older:
+            if not cursor or not ours or older:
                 break
         if missed:
             self.log.info("account {}: {} fills not stored before, recovered from the venue", account, len(missed))
@@ -281,8 +292,8 @@ class RouterActor(ActorShell):
         for account in accounts:
             active[account] = {}
             for market in self.settings.markets:
-                orders = await self.retrying(f"active orders of {account}", lambda a=account, m=market:
-                                             self.rest.active_orders(a, m, auth=self._auth(a)))
+                orders = await self.retrying(f"active orders of {account}", functools.partial(
+                    self.rest.active_orders, account, market, auth=self._auth(account)))
                 for o in orders:
                     active[account][o.client_order_index] = o
         for row in stored:

@@ -104,6 +104,8 @@ class VenueConfig(_Model):
     ws_url: str  # websocket URL (Lighter: .../stream)
     # orders go over the websocket (Lighter's jsonapi/sendtx) while it is connected, else REST
     tx_over_websocket: bool = True
+    # life of the router's auth tokens (private endpoints, account channels): renewed at 80% of it
+    auth_token_lifetime_s: int = Field(default=3600, ge=2, le=8 * 3600)
     sim: SimConfig = SimConfig()
 
     @field_validator("url")

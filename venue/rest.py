@@ -1,7 +1,8 @@
 """A small async client for Lighter's read-only REST endpoints (mainnet or the local simulator).
 
 Only what the system reads: market metadata, the next nonce, an account's positions and
-collateral, its open orders, recent trades, candles and the resting orders of a book. Bodies are
+collateral, its open and ended orders and its fills (private: with the account's auth token,
+venue.auth_tokens), recent trades, candles and the resting orders of a book. Bodies are
 decoded with venue.wire's REST structs and returned as its typed events (floats) where it has
 them: wire.Trade, wire.AccountOrder, wire.AccountPosition, wire.Candle. Every failure is one
 typed `VenueError(code, message, http_status)`:
@@ -153,6 +154,36 @@ class LighterRest:
         params = {"account_index": account_index, "limit": limit}
         reply: wire.PositionFundingsResponse = await self._get_typed("positionFunding", params, headers)
         return _converted(lambda: [wire.funding_from_wire(f) for f in reply.position_fundings])
+
+    async def inactive_orders(
+        self, account_index: int, auth: str, *, market_id: int | None = None, limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[wire.AccountOrder], str | None]:
+        """One page of the account's ended orders, newest first, and the cursor of the next page
+        (None after the last). Private: `auth` is the account's token."""
+        params: dict[str, Any] = {"account_index": account_index, "limit": limit}
+        if market_id is not None:
+            params["market_id"] = market_id
+        if cursor:
+            params["cursor"] = cursor
+        reply: wire.OrdersResponse = await self._get_typed("accountInactiveOrders", params, {"authorization": auth})
+        return _converted(lambda: [wire.order_from_wire(o) for o in reply.orders]), reply.next_cursor or None
+
+    async def account_trades(
+        self, account_index: int, auth: str, *, market_id: int | None = None, limit: int = 100,
+        cursor: str | None = None, sort_dir: str = "desc",
+    ) -> tuple[list[wire.Trade], str | None]:
+        """One page (limit at most 100) of the account's fills, newest first unless sort_dir is
+        "asc", and the cursor of the next page (None after the last). Private: `auth` is the
+        account's token."""
+        params: dict[str, Any] = {"account_index": account_index, "sort_by": "trade_id", "sort_dir": sort_dir,
+                                  "limit": limit}
+        if market_id is not None:
+            params["market_id"] = market_id
+        if cursor:
+            params["cursor"] = cursor
+        reply: wire.RecentTradesResponse = await self._get_typed("trades", params, {"authorization": auth})
+        return _converted(lambda: [wire.trade_from_wire(t) for t in reply.trades]), reply.next_cursor or None
 
     async def recent_trades(self, market_id: int, limit: int = 100) -> list[wire.Trade]:
         params = {"market_id": market_id, "limit": limit}

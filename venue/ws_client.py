@@ -3,7 +3,10 @@
 The SDK's WsClient has no reconnect, keepalive or gap detection; this one has:
 
 - subscriptions: `order_book/{m}` and `trade/{m}` per market, `account_all/{a}` per account
-  (with an auth token from a provider, fetched afresh on every (re)subscription);
+  (with an auth token from a provider, fetched afresh on every (re)subscription); an account's
+  subscription is renewed with a fresh token (subscribe again, no unsubscribe: the venue keeps
+  sending) once `renew_fraction` of its token's remaining life has passed, and at once when the
+  venue ends it (`unsubscribed`, as when a token expires);
 - an L2Book per market: a `subscribed/order_book` snapshot resets it, `update/order_book`
   deltas apply; an offset gap, a malformed delta or a crossed book clears the book and
   resubscribes that market (unsubscribe + subscribe) for a fresh snapshot, dropping deltas
@@ -40,6 +43,7 @@ from loguru import logger
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from venue.auth_tokens import token_expiry_s
 from venue.book import BookError, CrossedBook, L2Book, OffsetGap
 from venue.wire import (
     PING_FRAME,
@@ -98,6 +102,8 @@ class ClientStats:
     server_errors: int = 0  # error messages from the server
     pings_answered: int = 0
     auth_failures: int = 0  # auth-token provider raised
+    auth_renewals: int = 0  # account subscriptions renewed with a fresh token before it expired
+    subscriptions_ended: int = 0  # account subscriptions the server ended (an expired token), resubscribed
     callback_errors: int = 0  # the on_event callback raised
     queue_drops: int = 0  # events dropped because the queue was full
     internal_errors: int = 0  # bugs: an unexpected exception while handling a frame
@@ -163,7 +169,11 @@ class LighterWsClient:
         max_message_bytes: int = 1 << 24,
         compression: str | None = "deflate",
         rng: random.Random | None = None,
+        renew_fraction: float = 0.8,
     ) -> None:
+        if not 0.0 < renew_fraction < 1.0:
+            raise ValueError(f"renew_fraction must be in (0, 1), got {renew_fraction!r}")
+        self.renew_fraction = renew_fraction
         self.url = url
         self.markets: tuple[int, ...] = tuple(dict.fromkeys(markets))
         if isinstance(accounts, Mapping):
@@ -203,6 +213,8 @@ class LighterWsClient:
         self._last_resync: dict[int, float] = {}
         # accounts whose subscription is not yet confirmed: when to (re)send it
         self._account_due: dict[int, float] = {}
+        # accounts whose subscription's token is to be renewed: when (monotonic)
+        self._account_renew: dict[int, float] = {}
         self._outbox: deque[bytes] = deque()
         self._send_lock = asyncio.Lock()
         self._secrets: deque[str] = deque(maxlen=32)  # recent auth tokens, to redact from logs
@@ -378,6 +390,10 @@ class LighterWsClient:
                                           f"{type(exc).__name__}; retrying in {self.resync_timeout_s} s")
                 return
             self._secrets.append(token)
+            expiry = token_expiry_s(token)
+            if expiry is not None:
+                life_left = max(0.0, expiry - time.time())  # tokens expire on the wall clock
+                self._account_renew[account] = now + max(self.resync_min_interval_s, life_left * self.renew_fraction)
         self._outbox.append(subscribe_frame(f"account_all/{account}", auth=token))
 
     async def _flush(self) -> None:
@@ -428,6 +444,11 @@ class LighterWsClient:
         for a, due in list(self._account_due.items()):
             if now >= due:
                 self.stats.resubscribes += 1
+                await self._queue_account_subscribe(a, now)
+        for a, due in list(self._account_renew.items()):
+            if now >= due and a not in self._account_due:
+                del self._account_renew[a]
+                self.stats.auth_renewals += 1
                 await self._queue_account_subscribe(a, now)
         if self._outbox:
             await self._flush()
@@ -556,6 +577,13 @@ class LighterWsClient:
         self._session_id = msg.session_id
 
     def _on_unknown(self, msg: UnknownMsg, now: float) -> None:
+        if msg.type == "unsubscribed" and msg.channel:
+            account = self._account_of(msg.channel)
+            if account is not None:  # we never unsubscribe an account: the server ended it
+                self.stats.subscriptions_ended += 1
+                self._account_renew.pop(account, None)
+                self._account_due[account] = now  # resubscribed with a fresh token by the watchdog
+                return
         error = msg.data.get("error")
         if error is not None or msg.type == "error":
             self.stats.server_errors += 1
@@ -564,6 +592,16 @@ class LighterWsClient:
             self.stats.unhandled += 1
 
     # --- helpers -------------------------------------------------------------------------------
+    def _account_of(self, channel: str) -> int | None:
+        kind = channel.partition(":")[0].partition("/")[0]
+        if kind != "account_all":
+            return None
+        try:
+            account = channel_id(channel)
+        except ValueError:
+            return None
+        return account if account in self._auth else None
+
     def _market_of(self, channel: str) -> int | None:
         m = self._channel_market.get(channel)
         if m is not None:  # the common case, without parsing
