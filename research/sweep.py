@@ -31,7 +31,7 @@ from pathlib import Path
 from config.cli import OneLineParser
 from research.data import load_sweep_candles
 from research.errors import ResearchInputError
-from research.folds import SCHEMES, make_folds
+from research.folds import SCHEMES, Fold, make_folds
 from research.objective import METRICS, check_metric, is_penalised
 from research.progress import Progress
 from research.report import sweep_json, sweep_table
@@ -40,6 +40,7 @@ from research.trial import SearchSetup
 from research.walk_forward import FoldResult, SweepResult, walk_forward
 from strategies.registry import DEFAULT_PRESET, KINDS
 from strategies.replay_args import ReplayInputError, check_market_options, minute_text
+from venue.sim.candle_source import Candles
 
 PROG = "python -m research.sweep"
 
@@ -75,7 +76,7 @@ def _check_out(flag: str, path: Path | None) -> None:
         raise ResearchInputError(f"bad {flag} {path}: not a file in an existing directory")
 
 
-def prepare(args: argparse.Namespace) -> tuple[SearchSetup, object, list]:
+def prepare(args: argparse.Namespace) -> tuple[SearchSetup, Candles, list[Fold]]:
     """Everything checked, before Ray: (setup, candles, folds); ResearchInputError otherwise."""
     if args.trials < 1:
         raise ResearchInputError(f"bad --trials {args.trials}: expected 1 or more")
