@@ -12,6 +12,8 @@ Conventions:
   account balance in the trades table, so "PnL %" is the sum of the per-trade percentages and
   "avg PnL %" their mean; neither is a return on equity.
 - reward/risk = average win / |average loss|, None (shown "n/a") without both wins and losses.
+- Funding (FundingPayment.change: > 0 received) is paid hourly on open positions, so no round trip
+  carries it: the FUNDING section shows it per strategy beside the trades' PnL and their sum.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from messages.funding import FundingPayment
 from messages.state import TradeRecord
 
 NS_PER_S = 1_000_000_000
@@ -246,16 +249,41 @@ def format_recent(trades: Sequence[TradeRecord]) -> list[str]:
     return format_table(RECENT_HEADERS, rows, right)
 
 
-def format_report(trades: Sequence[TradeRecord], header: Sequence[str], *, recent: int = 0) -> str:
-    """The whole operator report: header lines, summary, breakdowns and (if recent > 0) the last trades."""
+FUNDING_HEADERS = ("hours", "funding", "trades PnL", "PnL with funding")
+
+
+def format_funding(trades: Sequence[TradeRecord], funding: Sequence[FundingPayment]) -> list[str]:
+    """Hourly funding per strategy beside its trades' PnL: funding is not in any round trip's PnL
+    (it is paid while a position is open, whoever closes it), so it is a line of its own."""
+    names = sorted({p.strategy for p in funding} | {t.strategy for t in trades})
+    rows = []
+    for name in names:
+        paid = [p.change for p in funding if p.strategy == name]
+        trades_pnl = sum(t.pnl_quote for t in trades if t.strategy == name)
+        rows.append((name or "(no strategy)", str(len(paid)), _q(sum(paid)), _q(trades_pnl),
+                     _q(trades_pnl + sum(paid))))
+    total = sum(p.change for p in funding)
+    trades_total = sum(t.pnl_quote for t in trades)
+    rows.append(("all", str(len(funding)), _q(total), _q(trades_total), _q(trades_total + total)))
+    return format_table(("strategy", *FUNDING_HEADERS), rows, [False, True, True, True, True])
+
+
+def format_report(
+    trades: Sequence[TradeRecord], header: Sequence[str], *, recent: int = 0,
+    funding: Sequence[FundingPayment] = (),
+) -> str:
+    """The whole operator report: header lines, summary, breakdowns, hourly funding (when any was
+    paid) and (if recent > 0) the last trades."""
     lines = list(header)
     lines.append("")
+    funding_lines = ["", "FUNDING (hourly, > 0 received)", *format_funding(trades, funding)] if funding else []
     if not trades:
         lines.append("no trades in the selection: nothing to report")
-        return "\n".join(lines)
+        return "\n".join(lines + funding_lines)
     lines += ["SUMMARY", *format_summary(summarize(trades)), ""]
     lines += ["BY STRATEGY", *format_breakdown("strategy", breakdown(trades, lambda t: t.strategy)), ""]
     lines += ["BY EXIT REASON", *format_breakdown("exit reason", breakdown(trades, lambda t: t.exit_reason))]
+    lines += funding_lines
     if recent > 0:
         shown = trades[-recent:]
         lines += ["", f"LAST {len(shown)} TRADES (newest first)", *format_recent(shown)]

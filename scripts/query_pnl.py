@@ -6,7 +6,8 @@
 
 Reports trades, wins, losses, win rate, PnL (quote, and the sum and mean of the per-trade %),
 average PnL, average win and loss, reward/risk (avg win / |avg loss|), fees, average hold, best
-and worst trade, and breakdowns by strategy and by exit reason, as aligned plain-text tables.
+and worst trade, breakdowns by strategy and by exit reason, and the hourly funding paid in the
+window per strategy beside its trades' PnL (when any was paid), as aligned plain-text tables.
 
 The clock is the trades' event time, not the wall clock (a paper run over May 2025 candles writes
 trades dated May 2025). --since takes a span, N{s,m,h,d,w}, counted back from the newest trade in
@@ -37,6 +38,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python scripts/query_pnl.py`: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from messages.funding import FundingPayment  # noqa: E402
 from messages.state import TradeRecord  # noqa: E402
 from scripts.pnl_report import (  # noqa: E402
     EXPORT_COLUMNS,
@@ -94,10 +96,11 @@ def _check_output(args: argparse.Namespace, db: Path) -> Path | None:
     return output
 
 
-def load_trades(
+def load_trades_and_funding(
     db: Path, *, strategy: str | None, since: str | None, now: str | None
-) -> tuple[Window, list[TradeRecord]]:
-    """The report's window and its trades, oldest exit first, through a read-only StorageReader."""
+) -> tuple[Window, list[TradeRecord], list[FundingPayment]]:
+    """The report's window, its trades (oldest exit first) and the funding paid in it (hours in
+    the window), through a read-only StorageReader."""
     if not db.is_file():
         raise UsageError(f"no database at {db}")
     try:
@@ -109,9 +112,11 @@ def load_trades(
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
             trades = reader.trades_since(window.start_ns, strategy=strategy)
+            funding = reader.funding_since(window.start_ns, strategy=strategy)
     except sqlite3.Error as exc:
         raise UsageError(f"cannot read {db}: {exc}") from None
-    return window, [t for t in trades if window.holds(t.exit_ts)]
+    return (window, [t for t in trades if window.holds(t.exit_ts)],
+            [p for p in funding if window.holds(p.ts_event)])
 
 
 def write_export(trades: Sequence[TradeRecord], fmt: str, output: Path) -> None:
@@ -142,7 +147,7 @@ def run(args: argparse.Namespace) -> str:
         raise UsageError(str(exc)) from None
     output = _check_output(args, db)
 
-    window, trades = load_trades(db, strategy=args.strategy, since=args.since, now=args.now)
+    window, trades, funding = load_trades_and_funding(db, strategy=args.strategy, since=args.since, now=args.now)
 
     odd = implausible_timestamps(trades)
     if odd:
@@ -159,7 +164,7 @@ def run(args: argparse.Namespace) -> str:
         f"strategy: {args.strategy or 'all'}",
         f"window:   {window.text}",
     ]
-    report = format_report(trades, header, recent=args.recent)
+    report = format_report(trades, header, recent=args.recent, funding=funding)
     if output is not None:
         report += f"\n\nexported {len(trades)} trade(s) as {args.export} to {output}"
     return report

@@ -17,7 +17,7 @@ from venue.markets import MarketSpec
 from venue.sim.engine import MatchingEngine
 from venue.sim.funding import HOUR_MS, FundingLedger, FundingRates, HourClock, funding_change
 from venue.sim.server import SimServer
-from venue.sim.shapes import account_snapshot_message, account_update_message
+from venue.sim.shapes import account_snapshot_message
 from venue.sim.types import Account, OrderRequest, OrderType, Position, SourceBook, TimeInForce
 from venue.wire import account_update_from_wire, decode_ws
 
@@ -151,8 +151,13 @@ async def test_paper_venue_shows_funding_in_positions_histories_and_endpoints(si
     assert sim.engine.submit(short, sim.now_ms).trades  # short 3 at 149.9
     published: list[dict[str, Any]] = []  # what the server publishes on account_all:5
     sim.publisher.has_subscribers = lambda channel: True  # type: ignore[method-assign]
-    sim.publisher.publish = (  # type: ignore[method-assign]
-        lambda channel, data: published.append(json.loads(data)) or 1 if channel == "account_all:5" else 0)
+
+    def publish(channel: str, data: bytes) -> int:
+        if channel == "account_all:5":
+            published.append(json.loads(data))
+        return 1
+
+    sim.publisher.publish = publish  # type: ignore[method-assign]
     await sim.inject(SourceBook(ts_ns=(H0 + 2 * HOUR_MS + 1) * MS, bids=[(149.9, 10.0)], asks=[(150.1, 10.0)]))
     change = funding_change(-3.0, 150.0, RATE)  # the mid at each hour: 150.0
     assert change == pytest.approx(0.045, abs=1e-12)
