@@ -35,6 +35,11 @@ def preflight(settings: AppSettings, *, fresh: bool) -> DatabaseLock:
             raise PreflightError(
                 f"venue.sim.port {port} is in use (another paper run on this machine?): nothing was sent; "
                 "run a second system with --sim-port 0 --operator-port 0 --db PATH (free ports, a database of its own)")
+        upstream = settings.venue.sim.upstream_url
+        if settings.venue.sim.source == "lighter" and upstream:  # paper on Lighter's prices: it must answer
+            reason = unreachable_reason(upstream)
+            if reason is not None:
+                raise PreflightError(f"venue.sim.upstream_url {upstream} cannot be reached: {reason}")
     else:
         reason = unreachable_reason(settings.venue.url)
         if reason is not None:

@@ -75,6 +75,8 @@ def source_spec(source: str, path: str | None) -> str:
         return "synthetic"
     if source == "candles":
         return f"candles:{path}"
+    if source == "lighter":  # path: the upstream's websocket URL
+        return f"lighter:{path}"
     return f"binance:{path}"
 
 
@@ -87,8 +89,16 @@ class VenueSimActor(ActorShell):
 
     async def _start(self) -> None:
         cfg = self.settings.venue.sim
-        spec = source_spec(cfg.source, None if cfg.source_path is None else str(cfg.source_path))
+        spec = source_spec(cfg.source, cfg.upstream_url if cfg.source == "lighter" else
+                           None if cfg.source_path is None else str(cfg.source_path))
         source: Any = spec
+        mirrored: dict[str, Any] = {}
+        if cfg.source == "lighter" and cfg.upstream_url:  # every market, as the upstream defines it, mirrored
+            from venue.sim.lighter_mirror import upstream_markets
+
+            markets = self.settings.markets
+            mirrored = {"markets": await upstream_markets(cfg.upstream_url, markets), "market_id": markets[0],
+                        "sources": {m: spec for m in markets[1:]}}
         levels = self.options.get("synthetic_levels")  # benchmarks: a shallower synthetic book
         if levels is not None and cfg.source == "synthetic":
             from venue.sim.synthetic import SyntheticSource
@@ -109,6 +119,7 @@ class VenueSimActor(ActorShell):
             funding_rate_per_hour=cfg.funding_rate_per_hour,
             funding_rates=dict(cfg.funding_rates),
             record_events=bool(self.options.get("record_events", False)),
+            **mirrored,
         )
         await self.sim.start()
         self.log.info("paper venue at {} (source {}, speed {:g}, {:g} h of past candles)", self.sim.url, spec,

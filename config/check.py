@@ -22,7 +22,8 @@ def summarize(settings: AppSettings) -> list[str]:
     if settings.mode == "paper":
         sim = venue.sim
         lines.append(
-            f"simulator: source={sim.source} speed={sim.speed:g} seed={sim.seed} port={sim.port} "
+            f"simulator: source={sim.source}{f' mirroring {sim.upstream_url}' if sim.source == 'lighter' else ''} "
+            f"speed={sim.speed:g} seed={sim.seed} port={sim.port} "
             f"collateral={sim.collateral:g} fees maker={sim.maker_fee:g} taker={sim.taker_fee:g}"
         )
     lines.append(f"markets: {', '.join(map(str, settings.markets))}")

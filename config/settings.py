@@ -50,8 +50,11 @@ class _Model(BaseModel):
 class SimConfig(_Model):
     """The local Lighter-compatible simulator (used in paper mode)."""
 
-    source: Literal["synthetic", "candles", "recording"] = "synthetic"
+    source: Literal["synthetic", "candles", "recording", "lighter"] = "synthetic"
     source_path: Path | None = None  # the candles CSV or the websocket recording to replay
+    # lighter: the Lighter websocket whose markets the simulator mirrors in real time (paper
+    # trading on Lighter's prices, venue.sim.lighter_mirror), e.g. wss://mainnet.zklighter.elliot.ai/stream
+    upstream_url: str | None = None
     # event time per wall time: 1000 replays a day in ~86 s; 0 = as fast as possible (as for venue.sim)
     speed: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     seed: int = 0
@@ -94,7 +97,14 @@ class SimConfig(_Model):
 
     @model_validator(mode="after")
     def _source_needs_path(self) -> SimConfig:
-        if self.source != "synthetic" and self.source_path is None:
+        if self.source == "lighter":
+            url = urlsplit(self.upstream_url or "")
+            if url.scheme not in ("ws", "wss") or not url.hostname:
+                raise ValueError("upstream_url: the lighter source needs the ws:// or wss:// URL of a Lighter "
+                                 f"websocket, got {self.upstream_url!r}")
+            if self.speed != 1.0:
+                raise ValueError(f"speed: the lighter source runs in real time (1), got {self.speed:g}")
+        elif self.source != "synthetic" and self.source_path is None:
             raise ValueError(f"source_path: required for the {self.source!r} source")
         return self
 
@@ -378,6 +388,12 @@ class AppSettings(_Model):
                     f"strategies[{names[strategy.name]}]"
                 )
             names[strategy.name] = i
+            if self.mode == "live" and strategy.mode == "paper" and strategy.enabled:
+                raise ValueError(
+                    f"strategies[{i}].mode: {strategy.name!r} is a paper strategy in a live profile, which trades "
+                    "only live ones; run paper strategies in a separate paper profile whose venue.sim source "
+                    "mirrors Lighter (source: lighter, as in config/paper_on_lighter.yaml)"
+                )
             if strategy.market_id not in self.markets:
                 raise ValueError(
                     f"strategies[{i}].market_id: market {strategy.market_id} is not in markets {self.markets}"
@@ -439,7 +455,7 @@ class AppSettings(_Model):
         else:
             sim = self.venue.sim
             venue = f"paper {sim.source}" + (f" {sim.source_path}" if sim.source_path is not None else "") \
-                + f" seed {sim.seed}"
+                + (f" {sim.upstream_url}" if sim.source == "lighter" else "") + f" seed {sim.seed}"
         return {"venue": venue, "markets": ",".join(str(m) for m in sorted(self.markets))}
 
     @property

@@ -313,6 +313,7 @@ def test_the_tier_of_an_account_comes_from_the_paper_venue_or_the_live_strategy(
     assert (paper.account_tier(2001), paper.account_tier(2002)) == ("standard", "premium")
     live = dict(data, mode="live", venue={"url": "https://mainnet.zklighter.elliot.ai",
                                           "ws_url": "wss://mainnet.zklighter.elliot.ai/stream"})
-    live["strategies"] = [dict(strategy_entry("a", 2001), account_tier="premium"), strategy_entry("b", 2002)]
+    live["strategies"] = [dict(strategy_entry("a", 2001), account_tier="premium", mode="live"),
+                          dict(strategy_entry("b", 2002), mode="live")]  # a live profile runs live strategies
     settings = AppSettings.model_validate(live)
     assert (settings.account_tier(2001), settings.account_tier(2002)) == ("premium", "standard")
