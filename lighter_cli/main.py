@@ -6,6 +6,7 @@
     lighter-trader pnl [query_pnl flags]           the PnL report (= scripts/query_pnl.py)
     lighter-trader replay [replay flags]           research replay (= python -m strategies.replay)
     lighter-trader sim [sim flags]                 the paper venue alone (= python -m venue.sim)
+    lighter-trader sweep [sweep flags]             walk-forward parameter search (= python -m research.sweep)
 
 status, halt, flatten and resume talk to the running system's operator API (actors/operator.py),
 found from the configuration's database path (lighter_cli.client). Errors: one line, exit 2.
@@ -41,6 +42,12 @@ def _replay(argv: list[str]) -> int:
     return replay.main(argv)
 
 
+def _sweep(argv: list[str]) -> int:
+    from research import sweep
+
+    return sweep.main(argv, prog=f"{PROG} sweep")
+
+
 def _sim(argv: list[str]) -> int:
     from venue.sim.__main__ import main as sim_main
 
@@ -53,6 +60,7 @@ PASS_THROUGH: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "pnl": (_pnl, "PnL report over the closed trades (scripts/query_pnl.py)"),
     "replay": (_replay, "replay a strategy over recorded data (python -m strategies.replay)"),
     "sim": (_sim, "run the paper venue alone (python -m venue.sim)"),
+    "sweep": (_sweep, "walk-forward parameter search on Ray Tune, with reports (python -m research.sweep)"),
 }
 
 
