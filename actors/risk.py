@@ -331,21 +331,23 @@ class RiskActor(ActorShell):
     async def _reconcile_funding(self, account: int, info: Any) -> None:
         """Compare the account's funding with the venue's; take what we lack from its history."""
         positions = self._engine().positions
-        if not positions.funding_mismatches(account, _paid_out(info)):
-            return
-        try:
-            history = await self.rest.position_fundings(account)
-        except Exception as exc:  # Lighter keeps it private (an auth token, which risk does not hold)
-            history = []
-            self.log.info("funding history of account {} not read: {}", account, type(exc).__name__)
-        for entry in reversed(history):  # oldest first
-            if not positions.funding_seen(account, entry.market_id, entry.ts_ms * NS_PER_MS):
-                self.funding_recovered += 1
-                self._apply_funding(self._funding_payment(account, entry), store=True)
-        mismatches = positions.funding_mismatches(account, _paid_out(info))
-        if mismatches:  # a payment may have landed after `info` was read: look again before calling it one
-            mismatches = positions.funding_mismatches(account, _paid_out(await self.rest.account(account)))
-        for mismatch in mismatches:
+        for _ in range(2):
+            if not positions.funding_mismatches(account, _paid_out(info)):
+                return
+            try:
+                history = await self.rest.position_fundings(account)
+            except Exception as exc:  # Lighter keeps it private (an auth token, which risk does not hold)
+                history = []
+                self.log.info("funding history of account {} not read: {}", account, type(exc).__name__)
+            for entry in reversed(history):  # oldest first
+                if not positions.funding_seen(account, entry.market_id, entry.ts_ms * NS_PER_MS):
+                    self.funding_recovered += 1
+                    self._apply_funding(self._funding_payment(account, entry), store=True)
+            if not positions.funding_mismatches(account, _paid_out(info)):
+                return
+            # ours may hold a payment the venue made after `info` was read: look again
+            info = await self.rest.account(account)
+        for mismatch in positions.funding_mismatches(account, _paid_out(info)):
             self.funding_mismatches += 1
             self.log.warning("funding mismatch on account {} market {}: ours {:+.6f}, venue {:+.6f}",
                              mismatch.account_index, mismatch.market_id, mismatch.ours, mismatch.venue)
