@@ -90,11 +90,12 @@ async def tour(url: str) -> None:
         print(f"market {sol.market_id} {sol.symbol}: size decimals {sol.size_decimals}, price decimals "
               f"{sol.price_decimals}, min {sol.min_base_amount} base / {sol.min_quote_amount} quote")
         log = AccountLog()
-        ws = LighterWsClient(url.replace("http", "ws", 1) + "/stream", markets=[2], accounts=[ACCOUNT],
-                             on_event=log)
-        await ws.start()
         client = await OrderClient.create(url, ACCOUNT, API_KEY_INDEX, private_key, markets, rate_limit=None)
         del private_key
+        # the account channel and open orders are private: the account's auth token, from its signer
+        ws = LighterWsClient(url.replace("http", "ws", 1) + "/stream", markets=[2],
+                             accounts={ACCOUNT: lambda: client.auth_token(600)}, on_event=log)
+        await ws.start()
         try:
             await asyncio.wait_for(log.book_ready.wait(), 15)
             book = ws.book(2)
@@ -117,14 +118,14 @@ async def tour(url: str) -> None:
                 2, True, SIZE, worst_price=bid * 0.995, reduce_only=True))
             await asyncio.wait_for(log.got_trade.wait(), 10)
 
-            resting = await rest.active_orders(ACCOUNT, 2)
+            resting = await rest.active_orders(ACCOUNT, 2, auth=client.auth_token(600))
             print(f"resting orders: {len(resting)}")
             if resting:
                 show(f"cancel order {resting[0].order_index}", await client.cancel(2, resting[0].order_index))
             show("cancel all", await client.cancel_all())
             await asyncio.sleep(0.2)  # let the venue publish the cancels before reading back
             account = await rest.account(ACCOUNT)
-            left = await rest.active_orders(ACCOUNT, 2)
+            left = await rest.active_orders(ACCOUNT, 2, auth=client.auth_token(600))
             pos = account.position(2)
             print(f"account {ACCOUNT}: collateral {account.collateral:.4f} USDC, position "
                   f"{pos.size if pos else 0:+g} SOL, open orders {len(left)}")
