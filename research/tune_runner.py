@@ -77,6 +77,10 @@ class _OnTrialDone(tune.Callback):
     def __init__(self, on_trial: Callable[[float], None] | None) -> None:
         self.on_trial = on_trial
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles its callbacks into the experiment's state; the progress bar (a terminal) stays here
+        return {"on_trial": None}
+
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         if self.on_trial is not None:
             self.on_trial(float((trial.last_result or {}).get("score", float("nan"))))

@@ -274,3 +274,30 @@ def test_svg_charts_scale_to_their_data() -> None:
     hist = svg.histogram([1.0, 1.0, 2.0, -3.0], bins=3, title="h")
     assert "<title>-3 to -1.333: 1</title>" in hist and "<title>0.3333 to 2: 3</title>" in hist
     assert "(no data)" in svg.line_chart([], title="x")
+
+
+def test_the_adapter_replays_the_same_trades_as_the_plain_replay(sol_candles_path: Path) -> None:
+    from research.data import window
+    from research.replay_adapter import replay_window
+    from strategies.replay import replay_candles
+
+    candles = load_sweep_candles(sol_candles_path)
+    start = int(candles.open_time_ms[0])
+    w = window(candles, start, start + DAY_MS // 4)
+    params = {"rsi_period": 5, "rsi_momentum_strength": 2.0}
+    fast = replay_window("rsi_bb", "default", params, w, fee_bps=2.0, sample_ms=1000)
+    plain = replay_candles("rsi_bb", w, overrides=params, fee_bps=2.0, sample_ms=1000)
+    assert len(fast.trades) > 10 and fast.trades == plain.trades
+
+
+def test_progress_bar_off_a_terminal_writes_a_line_per_tenth() -> None:
+    import io
+
+    from research.progress import Progress
+
+    stream = io.StringIO()
+    bar = Progress(20, "sweep x", stream=stream)
+    for _ in range(20):
+        bar.advance(note="fold 1/1")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 11 and lines[-1].startswith("sweep x [" + "#" * 30 + "] 20/20")
