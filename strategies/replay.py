@@ -1,7 +1,7 @@
 """Research replay: one pure strategy over 1-minute candles, orders through the simulator's engine.
 
     python -m strategies.replay --strategy rsi_bb|renko_ao|breakout [--preset P] --candles PATH
-        [--from DATE] [--to DATE] [--out trades.csv] [--fee-bps X] [--sample-ms MS] [--json]
+        [--from DATE] [--to DATE] [--out trades.csv] [--html report.html] [--fee-bps X] [--sample-ms MS] [--json]
     python -m strategies.replay --strategy market_maker [--recording PATH | --candles PATH | --synthetic HOURS]
         [--tier standard|premium] [--market sol|btc] [--set NAME=JSON] [--json]
 
@@ -280,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spread-bps", type=float, default=1.0, help="the simulated book's spread, 0 to 1000 bps")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=JSON", help="override a parameter")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ap.add_argument("--html", type=Path, help="directional strategies: write the HTML report here (research.report)")
     args = ap.parse_args(argv)
     if args.strategy in QUOTING_KINDS:
         return _main_quoting(args)
@@ -293,6 +294,14 @@ def main(argv: list[str] | None = None) -> int:
             write_csv(result.trades, args.out)
         except OSError as exc:
             print(f"replay: cannot write --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    if args.html:
+        from research.report import write_replay_html
+
+        try:
+            write_replay_html(result, args.html)
+        except OSError as exc:
+            print(f"replay: cannot write --html {args.html}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     summary = summarize(result)
     return _print(json.dumps(summary, indent=2) if args.json else format_summary(summary))

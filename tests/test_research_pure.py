@@ -301,3 +301,21 @@ def test_progress_bar_off_a_terminal_writes_a_line_per_tenth() -> None:
         bar.advance(note="fold 1/1")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 11 and lines[-1].startswith("sweep x [" + "#" * 30 + "] 20/20")
+
+
+def test_replay_writes_its_html_report(sol_candles_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from strategies.replay import main as replay_main
+
+    out = tmp_path / "replay.html"
+    args = ["--strategy", "rsi_bb", "--candles", str(sol_candles_path), "--from", "2025-05-05", "--to",
+            "2025-05-05T03:00", "--set", "rsi_momentum_strength=2", "--fee-bps", "2", "--html", str(out)]
+    assert replay_main(args) == 0
+    trades = int(capsys.readouterr().out.split("| trades | ")[1].split()[0])
+    page = out.read_text()
+    assert trades > 0 and f">{trades} (" in page  # the summary table: "N (W W / L L)"
+    for title in ("Equity", "Drawdown (quote)", f"Trade PnL distribution ({trades} trades)", "PnL by exit reason",
+                  "PnL per day"):
+        assert title in page
+    assert page.count("<svg") == 5 and "<script" not in page
+    assert replay_main([*args[:-1], str(tmp_path / "no" / "r.html")]) == 2
+    assert "cannot write --html" in capsys.readouterr().err
