@@ -25,8 +25,9 @@ deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
 subprocess.check_call([sys.executable, '-m', 'pip', 'install', *deps])"
 # Every package of the project (.dockerignore keeps out the venv, data, tests and secrets).
 COPY . .
-RUN /app/.venv/bin/pip install --no-deps . \
- && /app/.venv/bin/python -c "import supervisor, risk, actors, venue, strategies, storage, operator_api, lighter_cli, alerts"
+RUN /app/.venv/bin/pip install --no-deps . && rm -rf build *.egg-info \
+ && /app/.venv/bin/python -c "import supervisor, venue, messages, actors, strategies, indicators, storage, config, risk, \
+        operator_api, lighter_cli, alerts, research"
 
 ENV PATH=/app/.venv/bin:$PATH
 # data/ (the database) and backups/ are volumes (compose.yaml); the operator API, /health and
