@@ -59,12 +59,14 @@ class QuietBand(NamedTuple):
     returns no action and changes nothing but running aggregates: the open candle's high, low,
     close and volume, the position's best and worst mid, per-mid histories. volume: the open
     candle's volume so far, to which the skipped trades are added in order (float sums must be
-    the ones `on_trade` would make)."""
+    the ones `on_trade` would make). marks: the skipped mids' own extremes are needed (a position
+    marks its best and worst mid); when False, the open candle's running extremes will do."""
 
     lo: float
     hi: float
     until_ms: int
     volume: float
+    marks: bool
 
 
 class QuietSpan(NamedTuple):

@@ -380,13 +380,13 @@ class DirectionalStrategy(Strategy):
             return None
         lo, hi = band
         ts = self._last_ts
-        if ts < self._retry_after_ms:  # nothing is evaluated before the back-off ends
-            return QuietBand(lo, hi, min(until, self._retry_after_ms), self._candles.volume)
         pos = self._position
+        if ts < self._retry_after_ms:  # nothing is evaluated before the back-off ends
+            return QuietBand(lo, hi, min(until, self._retry_after_ms), self._candles.volume, pos is not None)
         rules = self._entry_band() if pos is None else None if pos.closing_reason else self._exit_band(ts, pos)
         if rules is None:
             return None
-        return QuietBand(max(lo, rules[0]), min(hi, rules[1]), min(until, rules[2]), self._candles.volume)
+        return QuietBand(max(lo, rules[0]), min(hi, rules[1]), min(until, rules[2]), self._candles.volume, pos is not None)
 
     def absorb_quiet(self, span: QuietSpan) -> None:
         last = span.stop - 1

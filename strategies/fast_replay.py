@@ -164,13 +164,19 @@ def fast_replay(
 
 
 def _run(strategy: Any, driver: _Driver, path: MidPath) -> None:
-    """Per mid as strategies.replay (book, on_mid, orders, trade print), skipping quiet spans."""
+    """Per mid as strategies.replay (book, on_mid, orders, trade print), skipping quiet spans.
+
+    A span to the end of the current interval (of the strategy's shortest candles) is taken from
+    the path's running aggregates when they stay inside the band and no position needs the
+    span's own extremes; otherwise the numba scan finds where it ends."""
     times, mids, sizes = path.times, path.mids, path.sizes
     tl, ml, sl = path.times_list, path.mids_list, path.sizes_list
     n = len(ml)
+    quiet = path.buckets(_shortest_interval_ms(strategy))
+    next_start, run_high, run_low = quiet.next_start, quiet.high, quiet.low
+    run_volume = path.buckets(strategy.candle_interval_ms).volume
     on_mid, on_trade, quiet_band, absorb = strategy.on_mid, strategy.on_trade, strategy.quiet_band, strategy.absorb_quiet
-    feed_book, execute = driver.feed_book, driver.execute
-    engine = driver.engine
+    feed_book, execute, engine = driver.feed_book, driver.execute, driver.engine
     i = 0
     while i < n:
         ts, mid = tl[i], ml[i]
@@ -181,15 +187,29 @@ def _run(strategy: Any, driver: _Driver, path: MidPath) -> None:
             if engine.active_orders(ACCOUNT):
                 raise RuntimeError("an order rests in the engine: the fast replay cannot skip mids past it")
         size = sl[i]
+        i += 1
+        band = quiet_band() if i < n else None  # a trade changes the candle's volume only
+        if band is None:
+            if size > 0.0:
+                on_trade(ts, mid, size)
+            continue
+        lo, hi, until_ms, volume, marks = band
+        stop = next_start[i - 1]
+        last = stop - 1
+        if not marks and last >= i and tl[last] < until_ms and lo < run_low[last] and run_high[last] < hi:
+            # run_volume[last] holds this mid's trade and the span's, added in order
+            absorb(QuietSpan(tl, ml, i, stop, run_high[last], run_low[last], run_volume[last]))
+            i = stop
+            continue
         if size > 0.0:
             on_trade(ts, mid, size)
-        i += 1
-        if i == n:
-            break
-        band = quiet_band()
-        if band is None:
-            continue
-        stop, high, low, volume = scan_quiet(times, mids, sizes, i, band.lo, band.hi, band.until_ms, band.volume)
+            volume += size  # as the candle just added it
+        stop, high, low, volume = scan_quiet(times, mids, sizes, i, lo, hi, until_ms, volume)
         if stop > i:
             absorb(QuietSpan(tl, ml, i, stop, high, low, volume))
             i = stop
+
+
+def _shortest_interval_ms(strategy: Any) -> int:
+    volatility_ms = getattr(strategy.params, "volatility_interval_ms", strategy.candle_interval_ms)
+    return int(min(strategy.candle_interval_ms, volatility_ms))

@@ -13,7 +13,7 @@ a time, with the extremes of the mids before it and the trades' volume added in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -119,6 +119,48 @@ def scan_quiet(
     return j, high, low, volume
 
 
+@njit(cache=True)
+def _bucket_kernel(
+    times: np.ndarray, mids: np.ndarray, sizes: np.ndarray, interval_ms: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n = len(times)
+    next_start = np.empty(n, np.int64)
+    high = np.empty(n, np.float64)
+    low = np.empty(n, np.float64)
+    volume = np.empty(n, np.float64)
+    first = 0
+    for k in range(n):
+        bucket = times[k] - times[k] % interval_ms
+        if k == 0 or bucket != times[k - 1] - times[k - 1] % interval_ms:
+            for q in range(first, k):
+                next_start[q] = k
+            first = k
+            high[k] = low[k] = mids[k]
+            volume[k] = 0.0
+        else:
+            high[k] = mids[k] if mids[k] > high[k - 1] else high[k - 1]
+            low[k] = mids[k] if mids[k] < low[k - 1] else low[k - 1]
+            volume[k] = volume[k - 1]
+        if sizes[k] > 0.0:
+            volume[k] += sizes[k]
+    for q in range(first, n):
+        next_start[q] = n
+    return next_start, high, low, volume
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """Per mid, within its interval of `interval_ms` (as CandleBuilder buckets event time):
+    next_start = the index of the first mid of the next interval (len at the end); high/low =
+    the extremes of the interval's mids up to and including it; volume = its trades so far,
+    added in order from 0.0 as CandleBuilder.on_trade does. Python lists, for the per-event loop."""
+
+    next_start: list[int]
+    high: list[float]
+    low: list[float]
+    volume: list[float]
+
+
 @dataclass(frozen=True)
 class MidPath:
     """Every mid of a replay: event time (ms), mid, and the trade size printed after it (0: none).
@@ -136,6 +178,16 @@ class MidPath:
     minutes: int
     span: tuple[int, int]
     malformed: int
+    _buckets: dict[int, Buckets] = field(default_factory=dict, compare=False, repr=False)
+
+    def buckets(self, interval_ms: int) -> Buckets:
+        """The per-interval running aggregates (computed once per interval, then kept)."""
+        found = self._buckets.get(interval_ms)
+        if found is None:
+            arrays = _bucket_kernel(self.times, self.mids, self.sizes, interval_ms)
+            found = Buckets(*(a.tolist() for a in arrays))
+            self._buckets[interval_ms] = found
+        return found
 
     @classmethod
     def from_candles(cls, candles: Candles, sample_ms: int, price_scale: int) -> MidPath:

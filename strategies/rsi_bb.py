@@ -29,6 +29,8 @@ from strategies.common import (
     trailing_exit,
 )
 
+ENTRY_CHECKS = ("volatility", "volume", "rsi", "bb_pos", "ema_trend")  # the order entry_checks lists them
+
 
 class RsiBbParams(CommonParams, frozen=True, kw_only=True, forbid_unknown_fields=True):
     candle_interval_s: int = 15
@@ -93,7 +95,14 @@ class RsiBbStrategy(DirectionalStrategy):
         self._fresh_close = bool(closed)
 
     def _ready(self) -> bool:
-        return all(i.ready for i in (self._rsi, self._bb, self._ema_fast, self._ema_slow, self._volume_avg))
+        # an `and` chain: this runs on every candle close, where a generator costs (fast replay)
+        return (
+            self._rsi.ready
+            and self._bb.ready
+            and self._ema_fast.ready
+            and self._ema_slow.ready
+            and self._volume_avg.ready
+        )
 
     def warmup_needed(self) -> int:
         if self._ready():
@@ -125,49 +134,59 @@ class RsiBbStrategy(DirectionalStrategy):
             "volume_avg": avg,
         }
 
-    def entry_checks(self, side: Side) -> dict[str, bool] | None:
+    def entry_checks(self, side: Side, features: dict[str, float] | None = None) -> dict[str, bool] | None:
         """Each entry rule for `side` on the last closed candle; None while warming up. An entry
-        needs every one of them true."""
-        f = self.features()
+        needs every one of them true. `features`: this candle's features() when already at hand."""
+        f = self.features() if features is None else features
         vol = self._vol.value
         if f is None or vol is None:
             return None
+        return dict(zip(ENTRY_CHECKS, self._side_checks(side, f, vol), strict=True))
+
+    def _side_checks(self, side: Side, f: dict[str, float], vol: float) -> tuple[bool, bool, bool, bool, bool]:
+        """The entry rules in ENTRY_CHECKS order (a tuple: this runs on every candle close)."""
         p = self.params
         band = p.bb_position_band
-        checks = {
-            "volatility": p.volatility_min_bps <= vol <= p.volatility_max_bps,
-            # skipped (true) while the average is 0: the feed has no trades
-            "volume": f["volume_avg"] <= 0 or f["volume"] > f["volume_avg"],
-        }
+        volatility = p.volatility_min_bps <= vol <= p.volatility_max_bps
+        # skipped (true) while the average is 0: the feed has no trades
+        volume = f["volume_avg"] <= 0 or f["volume"] > f["volume_avg"]
+        bb_pos = f["bb_pos"]
         if side == "buy":
             bb_min = 0.5 - p.bb_position_threshold
-            checks["rsi"] = f["rsi"] > p.rsi_bullish_threshold + p.rsi_momentum_strength
-            checks["bb_pos"] = f["bb_pos"] >= bb_min and (band is None or f["bb_pos"] <= bb_min + band)
-            checks["ema_trend"] = f["ema_div_bps"] >= p.trend_confirmation_bps
-        else:
-            bb_max = 0.5 + p.bb_position_threshold
-            checks["rsi"] = f["rsi"] < p.rsi_bearish_threshold - p.rsi_momentum_strength
-            checks["bb_pos"] = f["bb_pos"] <= bb_max and (band is None or f["bb_pos"] >= bb_max - band)
-            checks["ema_trend"] = f["ema_div_bps"] <= -p.trend_confirmation_bps
-        return checks
+            return (
+                volatility,
+                volume,
+                f["rsi"] > p.rsi_bullish_threshold + p.rsi_momentum_strength,
+                bb_pos >= bb_min and (band is None or bb_pos <= bb_min + band),
+                f["ema_div_bps"] >= p.trend_confirmation_bps,
+            )
+        bb_max = 0.5 + p.bb_position_threshold
+        return (
+            volatility,
+            volume,
+            f["rsi"] < p.rsi_bearish_threshold - p.rsi_momentum_strength,
+            bb_pos <= bb_max and (band is None or bb_pos >= bb_max - band),
+            f["ema_div_bps"] <= -p.trend_confirmation_bps,
+        )
 
     # --- rules ---------------------------------------------------------------------------
     def _entry_signal(self, ts_ms: int, mid: float) -> EntrySignal | None:
         if not self._fresh_close:
             return None
         f = self.features()
-        if f is None or self._vol.value is None:
+        vol = self._vol.value
+        if f is None or vol is None:
             self._last_skip = "warming_up"
             return None
-        failed: list[str] = []
-        sides: tuple[Side, Side] = ("buy", "sell")
-        for side in sides:
-            checks = self.entry_checks(side)
-            assert checks is not None
-            if all(checks.values()):
-                return EntrySignal(side, f, {})
-            failed.append(",".join(k for k, ok in checks.items() if not ok))
-        self._last_skip = "long: " + failed[0] + "; short: " + failed[1]
+        buy = self._side_checks("buy", f, vol)
+        if all(buy):
+            return EntrySignal("buy", f, {})
+        sell = self._side_checks("sell", f, vol)
+        if all(sell):
+            return EntrySignal("sell", f, {})
+        failed_buy = ",".join([k for k, ok in zip(ENTRY_CHECKS, buy, strict=True) if not ok])
+        failed_sell = ",".join([k for k, ok in zip(ENTRY_CHECKS, sell, strict=True) if not ok])
+        self._last_skip = "long: " + failed_buy + "; short: " + failed_sell
         return None
 
     def _exit_reason(self, ts_ms: int, mid: float, pos: OpenPosition) -> str | None:
