@@ -132,8 +132,9 @@ def grouped_bars(labels: list[str], series: dict[str, list[float]], *, title: st
     body = []
     for s, (name, vs) in enumerate(series.items()):
         color = SERIES[s % len(SERIES)]
-        body.append(f'<rect x="{W - PAD_R - 150}" y="{8 + 14 * s}" width="10" height="10" fill="{color}"/>'
-                    f'<text x="{W - PAD_R - 136}" y="{17 + 14 * s}" font-size="11" font-family="sans-serif">'
+        legend_x = W - PAD_R - 150 * (len(series) - s)  # side by side, under the fold labels
+        body.append(f'<rect x="{legend_x}" y="{H - 14}" width="10" height="10" fill="{color}"/>'
+                    f'<text x="{legend_x + 14}" y="{H - 5}" font-size="11" font-family="sans-serif">'
                     f"{escape(name)}</text>")
         for i, v in enumerate(vs):
             if not math.isfinite(v):
@@ -143,6 +144,6 @@ def grouped_bars(labels: list[str], series: dict[str, list[float]], *, title: st
             body.append(f'<rect x="{x:.1f}" y="{min(y, base):.1f}" width="{bar:.1f}" height="{abs(base - y):.1f}" '
                         f'fill="{color}"><title>{escape(labels[i])} {escape(name)}: {_fmt(v)}</title></rect>')
     for i, label in enumerate(labels):
-        body.append(f'<text x="{PAD_L + i * slot + slot / 2:.1f}" y="{H - PAD_B + 28}" font-size="10" '
+        body.append(f'<text x="{PAD_L + i * slot + slot / 2:.1f}" y="{H - PAD_B + 14}" font-size="10" '
                     f'text-anchor="middle" font-family="sans-serif">{escape(label)}</text>')
     return _frame(title, lo, hi, body)
