@@ -173,3 +173,16 @@ def test_pnl_report_shows_funding_beside_the_trades(tmp_path: Path, capsys: pyte
     assert query_pnl.main(["--db", str(path), "--strategy", "breakout"]) == 0
     out = capsys.readouterr().out
     assert "no trades in the selection" in out and "FUNDING" in out and "-0.3750" not in out
+
+
+def test_funding_settings_default_to_lighters_baseline_and_refuse_rates_out_of_range() -> None:
+    from pydantic import ValidationError
+
+    from config.settings import SimConfig
+
+    assert SimConfig().funding_rate_per_hour == 0.0000125 and SimConfig().funding_rates == {}
+    assert SimConfig(funding_rates={2: -0.001}).funding_rates == {2: -0.001}
+    with pytest.raises(ValidationError, match="funding_rate_per_hour"):
+        SimConfig(funding_rate_per_hour=0.5)
+    with pytest.raises(ValidationError, match="market 2: funding rate must be within"):
+        SimConfig(funding_rates={2: 0.05})

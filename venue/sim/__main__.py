@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--maker-fee", type=float, default=0.0, help="fraction of notional (0.0002 = 2 bps)")
     p.add_argument("--taker-fee", type=float, default=0.0, help="fraction of notional")
     p.add_argument("--max-leverage", type=float, default=10.0)
+    p.add_argument("--funding-rate", type=float, default=0.0,
+                   help="hourly funding on open positions at every whole hour of event time, a fraction per "
+                        "hour (> 0: longs pay; 0.0000125 is Lighter's baseline); 0 = none")
     p.add_argument("--tier", choices=TIER_NAMES, default="paper",
                    help="every account's tier: standard (200/300 ms speed bumps, 60 tx a minute, no fees), "
                         "premium (0/150 ms, maker 0.28 / taker 1.96 bps), paper (none of it; --maker-fee/--taker-fee)")
@@ -110,6 +113,7 @@ def build_server(args: argparse.Namespace) -> SimServer:
         maker_fee=args.maker_fee,
         taker_fee=args.taker_fee,
         max_leverage=args.max_leverage,
+        funding_rate_per_hour=args.funding_rate,
         fill_at_touch=args.fill_at_touch,
         initial_nonce=args.initial_nonce,
         faults=config,
