@@ -3,6 +3,7 @@
     print(metrics_table(metrics))                  # trades, win rate, PnL, ratios, drawdown, exits, days, months
     print(sweep_table(result))                     # each fold in-sample vs out-of-sample, its parameters
     write_replay_html(replay_result, "out.html")   # the HTML of research.html_report for a replay
+    figures_text(replay_result)                    # metrics_table of a replay (`replay --figures`)
 """
 
 from __future__ import annotations
@@ -139,6 +140,11 @@ def sweep_json(result: SweepResult) -> str:
                   for row, r in zip(fold_rows(result), result.folds, strict=True)],
         "out_of_sample": result.oos_metrics.as_dict(),
     }, indent=2, default=str)
+
+
+def figures_text(result: ReplayResult) -> str:
+    """The replay's figures (research.metrics) as the terminal tables, for `replay --figures`."""
+    return "figures (research.metrics):\n\n" + metrics_table(compute_metrics(result.trades, *result.span))
 
 
 def write_replay_html(result: ReplayResult, path: str | Path) -> Path:

@@ -1,7 +1,7 @@
 """Research replay: one pure strategy over 1-minute candles, orders through the simulator's engine.
 
     python -m strategies.replay --strategy rsi_bb|renko_ao|breakout [--preset P] --candles PATH
-        [--from DATE] [--to DATE] [--out trades.csv] [--html report.html] [--fee-bps X] [--sample-ms MS] [--json]
+        [--from DATE] [--to DATE] [--out trades.csv] [--html report.html] [--figures] [--fee-bps X] [--sample-ms MS] [--json]
     python -m strategies.replay --strategy market_maker [--recording PATH | --candles PATH | --synthetic HOURS]
         [--tier standard|premium] [--market sol|btc] [--set NAME=JSON] [--json]
 
@@ -281,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=JSON", help="override a parameter")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     ap.add_argument("--html", type=Path, help="directional strategies: write the HTML report here (research.report)")
+    ap.add_argument("--figures", action="store_true",
+                    help="directional strategies: also print Sharpe, Sortino, Calmar, drawdown duration, PnL per day/month")
     args = ap.parse_args(argv)
     if args.strategy in QUOTING_KINDS:
         return _main_quoting(args)
@@ -304,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"replay: cannot write --html {args.html}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     summary = summarize(result)
+    if args.figures and not args.json:
+        from research.report import figures_text
+
+        return _print(format_summary(summary) + "\n\n" + figures_text(result))
     return _print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
 
 

@@ -319,3 +319,7 @@ def test_replay_writes_its_html_report(sol_candles_path: Path, tmp_path: Path, c
     assert page.count("<svg") == 5 and "<script" not in page
     assert replay_main([*args[:-1], str(tmp_path / "no" / "r.html")]) == 2
     assert "cannot write --html" in capsys.readouterr().err
+    assert replay_main([*args[:-2], "--figures"]) == 0
+    figures = capsys.readouterr().out.split("figures (research.metrics):")[1]
+    assert f"| trades | {trades} (" in figures and "| Sortino (daily, annualised) |" in figures
+    assert "| 2025-05-05 |" in figures and "| 2025-05 |" in figures  # per day, per month
