@@ -227,32 +227,23 @@ class RouterActor(ActorShell):
 
     async def _recover_fills(self, account: int) -> int:
         """Fills of the account's orders this router never stored (it was down, or the stream
-        missed them): the venue's trades, newest first, page by page back to a page it had stored
-        entirely, one older than the newest fill it stored, or one without a fill of an order it
-        journaled (a fresh database on an account with a long history stops at once); the missed
-        ones go through the consumer, in trade order, like streamed ones. Returns how many."""
+        missed them), paged out of the venue's trades (venue.fill_recovery); they go through the
+        consumer, in trade order, like streamed ones. Returns how many."""
+        from venue.fill_recovery import missed_fills
         from venue.wire import AccountUpdated
 
-        newest_stored = self.newest_fill.get(account)
-        missed: dict[int, Any] = {}
-        cursor: str | None = None
-        while True:
-            trades, cursor = await self.rest.account_trades(account, self._auth(account), limit=TRADES_PAGE,
-                                                            cursor=cursor)
-            self.counts["trade_pages"] += 1
-            fresh = [t for t in trades if (account, t.trade_id) not in self.seen_fills]
-            ours = [t for t in fresh if self._order_for(account, _coi_of(account, t)) is not None]
-            for trade in ours:
-                missed[trade.trade_id] = trade
-            older = newest_stored is not None and all(t.trade_id <= newest_stored for t in trades)
-            if not cursor or not ours or older:
-                break
+        missed, pages = await missed_fills(
+            lambda cursor: self.rest.account_trades(account, self._auth(account), limit=TRADES_PAGE, cursor=cursor),
+            stored=lambda t: (account, t.trade_id) in self.seen_fills,
+            ours=lambda t: self._order_for(account, _coi_of(account, t)) is not None,
+            newest_stored=self.newest_fill.get(account))
+        self.counts["trade_pages"] += pages
         if missed:
             self.log.info("account {}: {} fills not stored before, recovered from the venue", account, len(missed))
             self.counts["fills_recovered"] += len(missed)
             done = asyncio.Event()
             update = AccountUpdated(account_index=account, ts_ms=0, is_snapshot=False, positions=[], orders=[],
-                                    trades=sorted(missed.values(), key=lambda t: t.trade_id))
+                                    trades=missed)
             self.events.put_nowait((wall_ns(), update))
             self.events.put_nowait((wall_ns(), done))
             await done.wait()
