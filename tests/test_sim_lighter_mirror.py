@@ -147,3 +147,17 @@ async def test_malformed_frames_are_counted_and_dropped_and_silence_empties_the_
     finally:
         await source.stop()
         await fake.stop()
+
+
+async def test_the_mirror_starts_with_the_upstreams_past_candles():
+    async with SimServer("synthetic", speed=1.0, seed=3, history_hours=10) as source_venue:
+        specs = await upstream_markets(source_venue.ws_url, [2])
+        past = [c for c in source_venue.candles[2].query("1m", count_back=1500)
+                if c["t"] < source_venue.now_ms - 120_000]  # settled minutes, before anything live
+        async with SimServer(f"lighter:{source_venue.ws_url}", markets=specs, speed=1.0, history_hours=10) as copy:
+            mirrored = {c["t"]: c for c in copy.candles[2].query("1m", count_back=1500)}
+            hourly = copy.candles[2].query("1h", count_back=20)
+    common = [c for c in past if c["t"] in mirrored]  # the span asked for: the newest 10 hours
+    assert len(past) > 500 and len(common) >= len(past) - 1  # more than one page of the upstream's endpoint
+    assert all(mirrored[c["t"]] == {**c, "i": 0} for c in common)  # trade ids are not in candles
+    assert len(hourly) >= 10 and hourly[-2]["v"] > 0  # rolled up to every resolution

@@ -19,6 +19,10 @@ before the book already applied takes the book's time (counted as `clamped`). A 
 `stale_after_s` is stale: its external book is emptied, so that nothing fills at prices that may
 be gone, until data resumes.
 
+Past: with the simulator's history_hours, the mirror first reads the upstream's newest 1-minute
+candles over that span (REST `candles`), so the market starts with its past as with the other
+sources and strategies warm up at once.
+
 Specs: the simulator must quote the market with Lighter's decimals and minimums, so that paper
 matches live. `upstream_markets` reads them from the upstream's REST `orderBookDetails` (its
 host, http(s) for ws(s)); `check_market` refuses a simulator built with others.
@@ -37,15 +41,18 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 from loguru import logger
 
 from venue.markets import MarketSpec
 from venue.rest import LighterRest
+from venue.sim.past_candles import MINUTE_MS, Bars
 from venue.sim.types import SourceBook, SourceEvent, SourceTrade
-from venue.wire import BookUpdated, Disconnected, Fresh, Stale, TradesReceived, WsEvent
+from venue.wire import BookUpdated, Candle, Disconnected, Fresh, Stale, TradesReceived, WsEvent
 
 NS_PER_MS = 1_000_000
 TRADE_IDS_KEPT = 10_000  # recent upstream trade ids, to apply a trade repeated after a reconnect once
+HISTORY_PAGE = 500  # candles per request for the past (the most the simulator's endpoint gives)
 
 Emit = Callable[[SourceEvent], None]
 
@@ -121,6 +128,7 @@ class LighterMirror:
         self._seen_ids: set[int] = set()
         self._seen_order: deque[int] = deque()
         self._book_empty = True
+        self._history = Bars.empty()
         # what the mirror did (the client's own counters come with them in stats())
         self.books = 0
         self.trades = 0
@@ -163,6 +171,36 @@ class LighterMirror:
     async def stop(self) -> None:
         if self.client is not None:
             await self.client.stop()
+
+    async def fetch_history(self, duration_ms: int) -> None:
+        """The upstream's newest 1-minute candles spanning duration_ms, for take_history: a
+        mirror starts with the market's past, as the simulator's other sources do, so that the
+        strategies warm up at once. Best effort: without them the candles start with the mirror."""
+        wanted = -(-duration_ms // MINUTE_MS) + 1
+        rows: dict[int, Any] = {}
+        end = int(time.time() * 1000) + 86_400_000  # the upstream's clock may not be ours (a replay)
+        try:
+            async with LighterRest(rest_root(self.ws_url)) as rest:
+                while len(rows) < wanted:
+                    page = await rest.candles(self.market_id, "1m", 0, end, min(HISTORY_PAGE, wanted - len(rows)))
+                    fresh = [c for c in page if c.ts_ms not in rows]
+                    if not fresh:
+                        break
+                    rows.update((c.ts_ms, c) for c in fresh)
+                    end = min(c.ts_ms for c in page) - 1
+        except Exception as exc:  # noqa: BLE001 - the past is a convenience; the live market is the point
+            logger.warning("mirror of market {}: no past candles from {} ({}: {})", self.market_id,
+                           _safe(self.ws_url), type(exc).__name__, exc)
+            return
+        candles = sorted(rows.values(), key=lambda c: c.ts_ms)
+        if candles:
+            newest = candles[-1].ts_ms
+            candles = [c for c in candles if c.ts_ms > newest - duration_ms]
+        self._history = bars_from_candles(candles)
+
+    def take_history(self, duration_ms: int) -> Bars:
+        """What fetch_history found (the server's history hook; duration_ms was given there)."""
+        return self._history
 
     # --- upstream events -> source events ------------------------------------------------------
     def on_event(self, event: WsEvent) -> None:
@@ -234,6 +272,25 @@ class LighterMirror:
         if client is not None:
             out.update({f"ws_{k}": v for k, v in client.stats.as_dict().items()})
         return out
+
+
+def bars_from_candles(candles: list[Candle]) -> Bars:
+    """Lighter's 1-minute candles (oldest first) as the simulator's past bars: a candle with
+    volume is a trades' candle, one without a carried price (as the simulator's own quiet
+    candles, taken from the mid). Trade counts and ids are not in candles: none are claimed."""
+    n = len(candles)
+    ohlc = np.array([[c.open, c.high, c.low, c.close] for c in candles], dtype=np.float64).reshape(n, 4)
+    traded = np.array([c.base_volume > 0 for c in candles], dtype=bool)
+    nan = np.full((n, 4), np.nan)
+    return Bars(
+        start_ms=np.array([c.ts_ms for c in candles], dtype=np.int64),
+        mid=np.where(traded[:, None], nan, ohlc),
+        trade=np.where(traded[:, None], ohlc, nan),
+        volume=np.array([c.base_volume for c in candles], dtype=np.float64),
+        quote_volume=np.array([c.quote_volume for c in candles], dtype=np.float64),
+        trades=np.zeros(n, dtype=np.int64),
+        last_trade=np.full(n, -1, dtype=np.int64),
+    )
 
 
 def _rules(spec: MarketSpec) -> str:

@@ -3,6 +3,7 @@ live Lighter market, venue.sim.lighter_mirror) rather than generators the server
 
 A live source has `is_live = True` and:
   async check_market(spec) -> MarketSpec   the upstream's spec; ValueError if the simulator's differs
+  async fetch_history(ms), take_history(ms) optional: the market's past, loaded before it starts
   async start(emit)                        begins calling emit(SourceEvent) as events happen
   async stop()
   stats() -> dict                          counters for /sim/state
@@ -65,11 +66,19 @@ class LiveSources:
         markets: Mapping[int, MarketSpec],
         apply_event: Callable[[int, SourceEvent], None],
         first_book_timeout_s: float = FIRST_BOOK_TIMEOUT_S,
+        *,
+        history_ms: int = 0,
+        load_history: Callable[[int, Any], None] | None = None,
     ) -> None:
-        """Check the specs, start every source, wait (bounded) for their first books.
-        ValueError (one line) when a spec differs or the upstream cannot be read."""
+        """Check the specs, load each market's past (a source with fetch_history, when history_ms
+        > 0: load_history(market, source) takes it, before any live event), start every source,
+        wait (bounded) for their first books. ValueError (one line) when a spec differs or the
+        upstream cannot be read."""
         for market_id, source in self.sources.items():
             await source.check_market(markets[market_id])
+            if history_ms > 0 and load_history is not None and hasattr(source, "fetch_history"):
+                await source.fetch_history(history_ms)
+                load_history(market_id, source)
         for market_id, source in self.sources.items():
             await source.start(self._emitter(market_id, apply_event))
             self._started.append(source)

@@ -225,7 +225,9 @@ class SimServer(Sequencing):
         # heartbeat). A bad source spec raises ValueError here.
         self._events = await asyncio.to_thread(self._merged_events)
         self._prime()
-        await self.live_sources.start(self.markets, self.apply_event)  # ValueError: a spec differs from upstream
+        # ValueError: a spec differs from upstream's; their past, if any, is loaded before their first event
+        await self.live_sources.start(self.markets, self.apply_event, history_ms=self.history_ms,
+                                      load_history=self._load_history)
         runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
         await runner.setup()
         try:
