@@ -9,6 +9,7 @@ prices, B reconnects when A drops it. The mirror alone is also driven by a scrip
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -161,3 +162,34 @@ async def test_the_mirror_starts_with_the_upstreams_past_candles():
     assert len(past) > 500 and len(common) >= len(past) - 1  # more than one page of the upstream's endpoint
     assert all(mirrored[c["t"]] == {**c, "i": 0} for c in common)  # trade ids are not in candles
     assert len(hourly) >= 10 and hourly[-2]["v"] > 0  # rolled up to every resolution
+
+
+async def test_the_simulator_cli_mirrors_a_websocket_and_says_in_one_line_when_it_cannot(upstream):
+    import sys
+
+    command = [sys.executable, "-m", "venue.sim", "--port", "0", "--log-level", "WARNING", "--source"]
+    proc = await asyncio.create_subprocess_exec(*command, f"lighter:{upstream.ws_url}",
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert line.startswith("LIGHTER_SIM_URL="), line
+        url = line.strip().split("=", 1)[1]
+        async with aiohttp.ClientSession() as http:
+            async def mirrored() -> Any:
+                async with http.get(f"{url}/sim/state") as resp:
+                    return (await resp.json())["live_sources"]["2"]["books"] > 0
+            deadline = asyncio.get_running_loop().time() + DEADLINE_S
+            while not await mirrored():
+                assert asyncio.get_running_loop().time() < deadline, "the CLI's simulator never got a book"
+                await asyncio.sleep(0.05)
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+
+    refused = await asyncio.create_subprocess_exec(*command, "lighter:ws://127.0.0.1:1/stream",
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(refused.communicate(), 30)
+    lines = err.decode().strip().splitlines()
+    assert refused.returncode == 2 and out == b"" and len(lines) == 1, lines
+    assert lines[0].startswith("venue.sim: cannot read the market specs of http://127.0.0.1:1"), lines

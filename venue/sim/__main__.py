@@ -15,8 +15,9 @@ import sys
 from loguru import logger
 
 from config.cli import SPEED_HELP, OneLineParser, parse_speed
-from venue.markets import SOL_DEFAULT
+from venue.markets import SOL_DEFAULT, MarketSpec
 from venue.sim.faults import FaultConfig
+from venue.sim.lighter_mirror import mirrored_markets
 from venue.sim.server import SimServer, check_loopback
 from venue.sim.tiers import TIER_NAMES
 
@@ -52,7 +53,8 @@ def _account_tier(raw: str) -> tuple[int, str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(prog="python -m venue.sim", description="Local Lighter-compatible venue simulator")
-    p.add_argument("--source", default="synthetic", help="synthetic | candles:PATH | binance:PATH")
+    p.add_argument("--source", default="synthetic",
+                   help="synthetic | candles:PATH | binance:PATH | lighter:WS_URL (mirror a live Lighter market)")
     p.add_argument("--speed", type=parse_speed, default=1.0, help=SPEED_HELP)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--history-hours", type=_hours, default=0.0,
@@ -88,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def build_server(args: argparse.Namespace) -> SimServer:
+def build_server(args: argparse.Namespace, markets: list[MarketSpec] | None = None) -> SimServer:
     config = FaultConfig(
         drop_connections_prob_per_s=args.drop_prob,
         delay_fraction=args.delay_fraction,
@@ -108,7 +110,7 @@ def build_server(args: argparse.Namespace) -> SimServer:
         account_tiers=dict(args.account_tier),
         host=args.host,
         port=args.port,
-        markets=[SOL_DEFAULT],  # the source drives SOL, market 2
+        markets=markets or [SOL_DEFAULT],  # the source drives SOL, market 2 (a mirror: as its upstream says)
         collateral=args.collateral,
         maker_fee=args.maker_fee,
         taker_fee=args.taker_fee,
@@ -124,7 +126,7 @@ def build_server(args: argparse.Namespace) -> SimServer:
 
 async def serve(args: argparse.Namespace) -> int:
     try:
-        sim = build_server(args)
+        sim = build_server(args, await mirrored_markets(args.source, [SOL_DEFAULT.market_id]))
         await sim.start()
     except (ValueError, OSError) as exc:
         print(f"venue.sim: {exc}", file=sys.stderr, flush=True)

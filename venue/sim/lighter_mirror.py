@@ -92,6 +92,16 @@ async def upstream_markets(ws_url: str, market_ids: Iterable[int], *, timeout_s:
     return [specs[m] for m in wanted]
 
 
+async def mirrored_markets(source_spec: Any, market_ids: Iterable[int]) -> list[MarketSpec] | None:
+    """The upstream's specs when a source spec names a mirror ("lighter:WS_URL"), else None."""
+    if not isinstance(source_spec, str):
+        return None
+    kind, sep, url = source_spec.strip().partition(":")
+    if kind.strip().lower() != "lighter" or not sep:
+        return None
+    return await upstream_markets(url.strip(), market_ids)
+
+
 def _same_rules(ours: MarketSpec, theirs: MarketSpec) -> bool:
     return (ours.size_decimals, ours.price_decimals, ours.min_base_amount, ours.min_quote_amount) == (
         theirs.size_decimals, theirs.price_decimals, theirs.min_base_amount, theirs.min_quote_amount)
