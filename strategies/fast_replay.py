@@ -160,6 +160,7 @@ def fast_replay(
         malformed=path.malformed,
         seconds=time.perf_counter() - began,
         params=params_dict(strategy.params),
+        state=strategy.snapshot(),
     )
 
 

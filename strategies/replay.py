@@ -101,6 +101,7 @@ class ReplayResult:
     malformed: int = 0  # rows of the candles file counted and dropped
     seconds: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)  # the strategy's snapshot() at the end
 
 
 class _Driver:
@@ -259,6 +260,7 @@ def replay_candles(
         malformed=candles.malformed,
         seconds=time.perf_counter() - began,
         params=params_dict(strategy.params),
+        state=strategy.snapshot(),
     )
 
 
