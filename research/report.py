@@ -104,7 +104,8 @@ def sweep_table(result: SweepResult) -> str:
     lines = [
         f"sweep {s.kind} (preset {s.preset}): metric {s.metric} ({METRICS[s.metric]}), min trades {s.min_trades}, "
         f"fees {s.fee_bps:g} bps, {info.get('trials', '?')} trials a fold, seed {info.get('seed')}, "
-        f"{len(result.folds)} {info.get('scheme', '')} folds, {info.get('seconds', 0):.0f} s",
+        f"{len(result.folds)} {info.get('scheme', '')} folds, {info.get('seconds', 0):.0f} s "
+        f"({info.get('trial_replay_s', 0):.2f} s a trial's replay on average)",
         "",
         "| fold | train (UTC) | test (UTC) | in-sample score | IS trades | IS PnL | OOS trades | OOS PnL | OOS Sharpe | parameters |",
         "|---|---|---|---|---|---|---|---|---|---|",

@@ -132,8 +132,10 @@ def run(args: argparse.Namespace) -> SweepResult:
     finally:
         bar.close()
         shutil.rmtree(storage, ignore_errors=True)
+    replays = [t.seconds for r in result.folds for t in r.trials if t.seconds > 0]
     result.info = {"data": str(args.data), "scheme": args.scheme, "trials": args.trials, "seed": args.seed,
                    "seconds": time.monotonic() - began,
+                   "trial_replay_s": sum(replays) / len(replays) if replays else 0.0,
                    "data_span": f"{minute_text(int(candles.open_time_ms[0]))} -> "
                                 f"{minute_text(int(candles.open_time_ms[-1]) + 60_000)}"}
     return result
