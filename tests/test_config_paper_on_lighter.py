@@ -99,3 +99,21 @@ def test_a_lighter_source_needs_a_websocket_url_and_real_time(tmp_path: Path, si
     with pytest.raises(ConfigError) as caught:
         load_config(_write(tmp_path, data), env={})
     assert needle in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.timeout(60)
+def test_an_unreachable_upstream_stops_start_up_in_one_line_before_ray(tmp_path: Path) -> None:
+    from venue.sim.ports import free_static_port
+
+    data = yaml.safe_load(PAPER_ON_LIGHTER.read_text())
+    port = free_static_port()
+    data["venue"].update(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}/stream")
+    data["venue"]["sim"].update(port=port, upstream_url="ws://127.0.0.1:1/stream")
+    data["operator"] = {"port": 0}
+    data["storage"] = {"db_path": str(tmp_path / "paper.db"), "backup_dir": str(tmp_path / "backups")}
+    result = subprocess.run([sys.executable, str(REPO / "supervisor.py"), "--config", str(_write(tmp_path, data))],
+                            capture_output=True, text=True, timeout=50, env=_clean_env(), cwd=REPO)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, (result.returncode, lines[-5:])
+    assert lines[0].startswith("cannot start: venue.sim.upstream_url ws://127.0.0.1:1/stream cannot be reached"), lines
+    assert "Ray" not in result.stdout
