@@ -9,7 +9,9 @@ clients take the updates. Floats from the source are quantised to the market's i
 fed to the engine; every step (a source event or a transaction) then publishes what changed: the
 merged book as a delta, trades, and account updates of the accounts it touched. "Now" for every
 REST handler is the current event time, so a replay at 1000x behaves as at 1x. When a file source
-ends the server keeps serving with the book frozen.
+ends the server keeps serving with the book frozen. A live source (a mirror of a Lighter market,
+venue.sim.live_sources and lighter_mirror) is not paced: it emits as its upstream moves, in the
+upstream's event time, at speed 1.
 
 History: with `history_hours` > 0 the candles endpoints serve the market's past from before the
 start, as Lighter serves past candles, so that a strategy warms up at once. A source that can
