@@ -362,7 +362,7 @@ def order_book_detail_json(sim: SimVenue, spec: MarketSpec) -> dict[str, Any]:
             "rfq_enabled": False,
         },
         "strategy_index": 0,
-        "funding_clamp_small": "0.0000",  # no funding in the simulator
+        "funding_clamp_small": "0.0000",  # the simulator charges its rate unclamped (venue.sim.funding)
         "funding_clamp_big": "0.0000",
         "base_interest_rate": "0.0000",
         "mark_price": mark,
