@@ -196,10 +196,6 @@ async def test_bad_channels_are_counted_and_refused_unsubscribe_stops_updates(si
 
 
 async def test_market_stats_show_the_simulators_funding_rate():
-    import inspect
-
-    if "funding_rate_per_hour" not in inspect.signature(SimServer).parameters:
-        pytest.skip("this simulator has no funding setting yet (venue.sim.funding)")
     server = SimServer(source=[BOOK, TRADE], speed=0, funding_rate_per_hour=0.0003)
     async with server, aiohttp.ClientSession() as session, session.ws_connect(server.ws_url) as ws:
         stats = (await subscribe(ws, "market_stats/2"))["market_stats"]

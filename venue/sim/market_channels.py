@@ -11,8 +11,8 @@ Clients subscribe with a slash and get frames on a colon channel, as on Lighter:
 Everything comes from what the simulator already keeps: the merged book (ticker, mid price), the
 external book (index and mark price: the simulator has no separate oracle), the recent trades
 (last trade price), the candle history (candles, rolling 24 h figures) and the engine's positions
-(open interest: the simulated accounts' longs). The funding rate is the engine's funding setting
-(venue.sim.funding) where it has one, else 0. Updates are built only for channels
+(open interest: the simulated accounts' longs). The funding rate is the one the engine settles
+hourly (venue.sim.funding: the simulator's funding setting). Updates are built only for channels
 somebody subscribes to, and a frame equal to the last one sent is not sent again.
 """
 
@@ -131,11 +131,8 @@ def _rate(value: float) -> str:
 
 
 def funding_rate(sim: SimVenue, market: int) -> float:
-    """The market's hourly funding rate: the engine's funding ledger's setting (venue.sim.funding)
-    where the engine has one, else 0 (read defensively: older engines have no funding)."""
-    rates = getattr(getattr(sim.engine, "funding", None), "rates", None)
-    rate_for = getattr(rates, "rate_for", None)
-    return float(rate_for(market)) if callable(rate_for) else 0.0
+    """The market's hourly funding rate, as the engine's funding ledger settles it (venue.sim.funding)."""
+    return sim.engine.funding.rates.rate_for(market)
 
 
 def market_stats(sim: SimVenue, market: int) -> dict[str, Any]:
