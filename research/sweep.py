@@ -4,7 +4,8 @@
         (--space research/spaces/rsi_bb.yaml | --param NAME=SPEC ...)
         [--folds 4] [--train-days 7] [--test-days 2] [--scheme rolling|anchored]
         [--trials 100] [--seed N] [--metric net_pnl|sharpe|sortino|calmar|...] [--min-trades 10]
-        [--fee-bps 0] [--sample-ms 1000] [--address RAY_ADDRESS | --num-cpus N] [--concurrency N]
+        [--fee-bps 0] [--sample-ms 1000] [--warmup-hours 12] [--address RAY_ADDRESS | --num-cpus N]
+        [--concurrency N]
         [--html report.html] [--json result.json]
     (also `lighter-trader sweep ...`)
 
@@ -63,6 +64,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     ap.add_argument("--min-trades", type=int, default=10, help="fewer trades in a train window scores as penalised")
     ap.add_argument("--fee-bps", type=float, default=0.0, help="taker and maker fee (premium taker: 1.96)")
     ap.add_argument("--sample-ms", type=int, default=1000, help="event time between mids in the replay")
+    ap.add_argument("--warmup-hours", type=float, default=12.0,
+                    help="replay this long before each window to warm the indicators up (no trade counted there)")
     ap.add_argument("--address", help="a Ray cluster to run on (default: Ray on this machine)")
     ap.add_argument("--num-cpus", type=int, help="CPUs for the local Ray (default: all)")
     ap.add_argument("--concurrency", type=int, help="trials at once (default: 1 with --seed, else the CPUs)")
@@ -91,6 +94,8 @@ def prepare(args: argparse.Namespace) -> tuple[SearchSetup, Candles, list[Fold]]
     except ReplayInputError as exc:
         raise ResearchInputError(str(exc)) from None
     check_metric(args.metric)
+    if not 0 <= args.warmup_hours <= 24 * 30:
+        raise ResearchInputError(f"bad --warmup-hours {args.warmup_hours:g}: expected 0 to 720")
     _check_out("--html", args.html)
     _check_out("--json", args.json)
     space = load_space(args.strategy, args.preset, args.space, args.param)
@@ -98,7 +103,8 @@ def prepare(args: argparse.Namespace) -> tuple[SearchSetup, Candles, list[Fold]]
     folds = make_folds(int(candles.open_time_ms[0]), int(candles.open_time_ms[-1]) + 60_000, n=args.folds,
                        train_days=args.train_days, test_days=args.test_days, scheme=args.scheme)
     setup = SearchSetup(kind=args.strategy, preset=args.preset, space=space, metric=args.metric,
-                        min_trades=args.min_trades, fee_bps=args.fee_bps, sample_ms=args.sample_ms)
+                        min_trades=args.min_trades, fee_bps=args.fee_bps, sample_ms=args.sample_ms,
+                        warmup_minutes=round(args.warmup_hours * 60))
     return setup, candles, folds
 
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from messages.state import TradeRecord
 from research import data
 from research.metrics import compute_metrics
 from research.objective import FAILED, score
@@ -32,6 +33,7 @@ class SearchSetup:
     min_trades: int = 10
     fee_bps: float = 0.0
     sample_ms: int = 1_000
+    warmup_minutes: int = 0
 
 
 @dataclass
@@ -67,13 +69,25 @@ class TrialOutcome:
         )
 
 
+def window_trades(setup: SearchSetup, candles: Candles, start_ms: int, end_ms: int,
+                  params: dict[str, Any]) -> list[TradeRecord]:
+    """The trades entered in [start_ms, end_ms), the strategy warmed up on the minutes before.
+
+    The replay starts `warmup_minutes` earlier (as far as the data goes) so the indicators of a
+    slow strategy (breakout's 15-minute candles) are ready when the window opens; trades entered
+    in the warm-up are not the window's and are left out.
+    """
+    first = max(int(candles.open_time_ms[0]), start_ms - setup.warmup_minutes * 60_000)
+    run = replay_window(setup.kind, setup.preset, params, data.window(candles, first, end_ms),
+                        fee_bps=setup.fee_bps, sample_ms=setup.sample_ms)
+    return [t for t in run.trades if t.entry_ts >= start_ms * 1_000_000]
+
+
 def run_trial(setup: SearchSetup, candles: Candles, start_ms: int, end_ms: int,
               params: dict[str, Any]) -> TrialOutcome:
     began = time.perf_counter()
     try:
-        run = replay_window(setup.kind, setup.preset, params, data.window(candles, start_ms, end_ms),
-                            fee_bps=setup.fee_bps, sample_ms=setup.sample_ms)
-        metrics = compute_metrics(run.trades, start_ms, end_ms)
+        metrics = compute_metrics(window_trades(setup, candles, start_ms, end_ms, params), start_ms, end_ms)
     except Exception as exc:  # reported as the trial's outcome; the search goes on
         text = str(exc).splitlines()[0] if str(exc) else ""
         return TrialOutcome(params=dict(params), score=FAILED, error=f"{type(exc).__name__}: {text}",

@@ -4,7 +4,8 @@
 
 `search` is the Tune shell in a sweep (research.tune_runner.search_fold); anything returning the
 trials' outcomes works. The test window is replayed here with the chosen parameters only: it is
-never seen by the search. The out-of-sample result of the sweep is every fold's test trades
+never seen by the search (its warm-up, research.trial.window_trades, replays
+minutes before it but counts no trade entered there). The out-of-sample result of the sweep is every fold's test trades
 together, over the span of the test windows (they follow one another).
 """
 
@@ -15,11 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from messages.state import TradeRecord
-from research import data
 from research.folds import Fold
 from research.metrics import Metrics, compute_metrics
-from research.replay_adapter import replay_window
-from research.trial import SearchSetup, TrialOutcome, best_of
+from research.trial import SearchSetup, TrialOutcome, best_of, window_trades
 from venue.sim.candle_source import Candles
 
 
@@ -48,9 +47,8 @@ class SweepResult:
 
 
 def replay_test_window(setup: SearchSetup, candles: Candles, fold: Fold, params: dict[str, Any]) -> tuple[list[TradeRecord], Metrics]:
-    run = replay_window(setup.kind, setup.preset, params, data.window(candles, fold.test_start_ms, fold.test_end_ms),
-                        fee_bps=setup.fee_bps, sample_ms=setup.sample_ms)
-    return run.trades, compute_metrics(run.trades, fold.test_start_ms, fold.test_end_ms)
+    trades = window_trades(setup, candles, fold.test_start_ms, fold.test_end_ms, params)
+    return trades, compute_metrics(trades, fold.test_start_ms, fold.test_end_ms)
 
 
 def walk_forward(setup: SearchSetup, candles: Candles, folds: list[Fold],

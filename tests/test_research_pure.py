@@ -323,3 +323,24 @@ def test_replay_writes_its_html_report(sol_candles_path: Path, tmp_path: Path, c
     figures = capsys.readouterr().out.split("figures (research.metrics):")[1]
     assert f"| trades | {trades} (" in figures and "| Sortino (daily, annualised) |" in figures
     assert "| 2025-05-05 |" in figures and "| 2025-05 |" in figures  # per day, per month
+
+
+def test_a_window_is_warmed_up_on_the_minutes_before_it_and_counts_only_its_own_trades(sol_candles_path: Path) -> None:
+    from research.trial import window_trades
+
+    candles = load_sweep_candles(sol_candles_path)
+    start = int(candles.open_time_ms[0]) + 6 * H
+    end = start + 3 * H
+    # 1-minute candles and a 30-candle band: cold, nothing can be entered in the window's first 30 minutes
+    params = {"candle_interval_s": 60, "bb_period": 30, "rsi_momentum_strength": 0.0, "volatility_min_bps": 0.0,
+              "trend_confirmation_bps": 0.0}
+    cold = window_trades(SearchSetup(kind="rsi_bb", preset="default", space={}), candles, start, end, params)
+    warm = window_trades(SearchSetup(kind="rsi_bb", preset="default", space={}, warmup_minutes=120), candles, start,
+                         end, params)
+    assert cold and min(t.entry_ts for t in cold) >= (start + 30 * MINUTE_MS) * 1_000_000
+    assert warm and all(start * 1_000_000 <= t.entry_ts < end * 1_000_000 for t in warm)
+    assert min(t.entry_ts for t in warm) < (start + 30 * MINUTE_MS) * 1_000_000  # ready when the window opens
+    # a warm-up reaching before the data starts from the data's first minute
+    first = window_trades(SearchSetup(kind="rsi_bb", preset="default", space={}, warmup_minutes=600), candles,
+                          start - 6 * H, start, params)
+    assert all(t.entry_ts >= (start - 6 * H) * 1_000_000 for t in first)
