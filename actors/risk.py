@@ -27,7 +27,9 @@ logged (warning) and corrected to the venue, never silently ignored. Funding is 
 position's funding against the venue's total_funding_paid_out; a difference is first looked up in
 the venue's funding history (`positionFunding`: a payment still on its way from the router is
 applied from there, by its (account, market, hour) key, and stored), and what is left after a
-fresh look at the account is a funding mismatch (warning, counted; nothing adopted blindly).
+fresh look at the account is a funding mismatch (warning, counted; nothing adopted blindly) - except
+at the first reconciliation after a start, where it is funding from before our records: kept
+apart from our PnL (risk.positions.note_funding_before), like the positions' start adjustments.
 
 Event time (DESIGN invariant 6): every rule here runs on `risk.event_clock.EventClock`, which
 only the ts_event of book tops and trades moves. A FeedStatus (stamped before any data may have
@@ -331,6 +333,7 @@ class RiskActor(ActorShell):
     async def _reconcile_funding(self, account: int, info: Any) -> None:
         """Compare the account's funding with the venue's; take what we lack from its history."""
         positions = self._engine().positions
+        first = account not in self.reconciled_at
         for _ in range(2):
             if not positions.funding_mismatches(account, _paid_out(info)):
                 return
@@ -347,6 +350,12 @@ class RiskActor(ActorShell):
                 return
             # ours may hold a payment the venue made after `info` was read: look again
             info = await self.rest.account(account)
+        if first:  # funding from before our records (Lighter's history is private: an auth token)
+            for before in positions.note_funding_before(account, _paid_out(info)):
+                self.start_adjustments += 1
+                self.log.info("account {} market {}: funding {:+.6f} at the venue before our records; "
+                              "kept apart", before.account_index, before.market_id, before.venue - before.ours)
+            return
         for mismatch in positions.funding_mismatches(account, _paid_out(info)):
             self.funding_mismatches += 1
             self.log.warning("funding mismatch on account {} market {}: ours {:+.6f}, venue {:+.6f}",

@@ -8,7 +8,10 @@ Funding: each hourly payment (`on_funding`, once per (account, market, hour)) ad
 the position's `funding` (> 0 received), which `net_pnl` counts beside realized PnL and fees.
 `funding_mismatches` compares it with the venue's total_funding_paid_out (of opposite sign) and
 adopts nothing: a payment still on its way would then count twice, so the caller fetches the
-venue's history of payments and applies the ones it lacks (by their key) instead.
+venue's history of payments and applies the ones it lacks (by their key) instead. What is left at
+the first comparison after a start is funding from before our records (an account traded before
+this system, or payments older than the history reaches): `note_funding_before` keeps it apart,
+outside our PnL, and later comparisons count it on the venue's side.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class PositionBook:
         self._positions: dict[tuple[int, int], PositionView] = {}
         self._seen_trades: set[tuple[int, int]] = set()
         self._seen_funding: set[tuple[int, int, int]] = set()  # (account, market, hour ns)
+        self._funding_before: dict[tuple[int, int], float] = {}  # received before our records
 
     def get(self, account_index: int, market_id: int) -> PositionView:
         key = (account_index, market_id)
@@ -104,11 +108,21 @@ class PositionBook:
         out = []
         markets = set(venue_paid_out) | {m for (a, m) in self._positions if a == account_index}
         for market_id in sorted(markets):
-            venue = 0.0 - venue_paid_out.get(market_id, 0.0)
+            before = self._funding_before.get((account_index, market_id), 0.0)
+            venue = 0.0 - venue_paid_out.get(market_id, 0.0) - before
             ours = self.get(account_index, market_id).funding
             if abs(ours - venue) > tolerance:
                 out.append(Mismatch(account_index=account_index, market_id=market_id, ours=ours, venue=venue))
         return out
+
+    def note_funding_before(self, account_index: int, venue_paid_out: dict[int, float]) -> list[Mismatch]:
+        """Take today's differences with the venue as funding from before our records (the first
+        comparison after a start); returns them."""
+        found = self.funding_mismatches(account_index, venue_paid_out)
+        for m in found:
+            key = (account_index, m.market_id)
+            self._funding_before[key] = self._funding_before.get(key, 0.0) + m.venue - m.ours
+        return found
 
     def reconcile(self, account_index: int, venue_positions: dict[int, tuple[float, float]]) -> list[Mismatch]:
         """Adopt the venue's {market_id: (signed size, avg entry)} for one account."""

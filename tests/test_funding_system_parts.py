@@ -81,6 +81,14 @@ def test_positions_count_each_hour_once_in_pnl_and_compare_with_the_venue() -> N
     (mismatch,) = book.funding_mismatches(1, {2: 0.04})
     assert (mismatch.market_id, mismatch.ours, mismatch.venue) == (2, pytest.approx(-0.03), -0.04)
     assert book.funding_mismatches(1, {}) != []  # the venue says nothing was paid
+    # funding the venue shows from before our records is kept apart at the first comparison
+    other = PositionBook()
+    other.on_funding(1, 2, H0, -0.02)
+    (before,) = other.note_funding_before(1, {2: 0.5})  # the venue: 0.5 paid out in its lifetime
+    assert (before.ours, before.venue) == (-0.02, -0.5)
+    assert other.funding_mismatches(1, {2: 0.5}) == [] and other.get(1, 2).funding == -0.02
+    other.on_funding(1, 2, H0 + HOUR, -0.01)
+    assert other.funding_mismatches(1, {2: 0.51}) == [] and other.funding_mismatches(1, {2: 0.5}) != []
     # reconciling the size keeps the funding; a restart keeps what was seen
     book.reconcile(1, {2: (0.0, 0.0)})
     again = PositionBook.from_state(book.to_state())
