@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from venue import wire
 from venue.sim import market_channels
 from venue.sim.server import SimServer
 from venue.sim.types import SourceBook, SourceTrade
@@ -47,12 +48,21 @@ def fixture(folder: Path, name: str) -> dict[str, Any]:
     return json.loads((folder / name).read_text())
 
 
+WIRE_TYPES = {"ticker": wire.TickerMsg, "candle": wire.CandleMsg, "market_stats": wire.MarketStatsMsg}
+
+
 async def recv_type(ws: aiohttp.ClientWebSocketResponse, wanted: str, channel: str | None = None) -> dict[str, Any]:
+    """The next message of a type (and channel); it must also decode as the system's own client
+    decodes Lighter's (venue.wire), into the type of its channel."""
     while True:
         msg = await ws.receive(timeout=RECV_TIMEOUT)
         assert msg.type == aiohttp.WSMsgType.TEXT, msg
         message = json.loads(msg.data)
         if message.get("type") == wanted and (channel is None or message.get("channel") == channel):
+            kind = wanted.partition("/")[2]
+            if kind in WIRE_TYPES:
+                expected = wire.MarketStatsAllMsg if message["channel"] == "market_stats:all" else WIRE_TYPES[kind]
+                assert isinstance(wire.decode_ws(msg.data), expected), (wanted, message["channel"])
             return message
 
 
