@@ -18,8 +18,10 @@ report `None` there instead). The number of leading NaNs equals TA-Lib's lookbac
 
 Arithmetic is written in the same order as the streaming classes, so batch and stream agree
 bit for bit (tests allow 1e-12 relative). SMA, EMA, RSI, the MACD line, AO and MAX/MIN are also
-bit-identical to the installed TA-Lib; ATR and the MACD signal differ from it by a few ulps
-(TA-Lib's build fuses multiply-adds there), Bollinger's deviation by rounding only.
+bit-identical to the installed TA-Lib; so is ATR, whose Wilder step is one fused multiply-add
+as TA-Lib's (`_fma`, and `indicators.stream.fma` in the streaming class). The MACD signal
+differs from TA-Lib by a few ulps (TA-Lib's build fuses multiply-adds there too), Bollinger's
+deviation by rounding only.
 
 Inputs must be finite; a NaN propagates through the running sums. Every kernel is O(len) with
 no allocation in its loops. `fastmath` stays off on purpose: it would let LLVM reorder sums and
@@ -33,6 +35,9 @@ import math
 import numba
 import numpy as np
 import numpy.typing as npt
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 # Rolling variance (Bollinger deviation, rolling_std_bps), shared with indicators.stream.
 # Reseed the shifted sums exactly from the window every RESEED_WINDOWS windows (bounds drift), when
@@ -136,6 +141,19 @@ def rsi_into(x: np.ndarray, n: int, out: np.ndarray) -> None:
         out[_U(i)] = 100.0 * (gain / total) if total > 0.0 else 0.0
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):  # type: ignore[no-untyped-def]  # numba's intrinsic protocol
+    """a * b + c rounded once (llvm.fma: the FMA instruction, or libm's exact fma without one)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        double = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [double], ir.FunctionType(double, [double] * 3))
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
 @numba.njit(cache=True)
 def _true_range(high: float, low: float, prev_close: float) -> float:
     greatest = high - low
@@ -153,9 +171,10 @@ def atr_into(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int, out: 
     """Average true range with Wilder smoothing, seeded like TA-Lib.
 
     The first bar has no previous close, so its true range is skipped; the first ATR (index n)
-    is the mean of the true ranges of bars 1..n, then atr = alpha * tr + beta * atr with
-    beta = (n - 1) / n and alpha = 1 - beta (TA-Lib's two-coefficient form: no divide in the
-    loop-carried chain)."""
+    is the mean of the true ranges of bars 1..n, then atr = fma(beta, atr, alpha * tr) with
+    beta = (n - 1) / n and alpha = 1 - beta: TA-Lib's two-coefficient form with the previous
+    ATR's product fused, bit for bit. The loop-carried chain is then one FMA (about 4 cycles)
+    where a multiply and an add (about 8) made this kernel latency-bound at 1.4-1.9x TA-Lib."""
     size = close.shape[0]
     _nan_prefix(out, n)
     if size <= n:
@@ -168,7 +187,7 @@ def atr_into(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int, out: 
     prev = total / n
     out[n] = prev
     for i in range(n + 1, size):
-        prev = alpha * _true_range(high[i], low[i], close[i - 1]) + beta * prev
+        prev = _fma(beta, prev, alpha * _true_range(high[i], low[i], close[i - 1]))
         out[i] = prev
 
 

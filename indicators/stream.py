@@ -32,6 +32,47 @@ BPS = 1e4
 State = dict[str, Any]
 
 
+_SPLITTER = 134217729.0  # 2**27 + 1: Veltkamp's split of a double into two halves of <= 26 bits
+
+
+def split(x: float) -> tuple[float, float]:
+    """(hi, lo) with hi + lo == x exactly and each product of two halves exact (Dekker)."""
+    t = x * _SPLITTER
+    hi = t - (t - x)
+    return hi, x - hi
+
+
+def fma_split(a_hi: float, a_lo: float, b: float, c: float) -> float:
+    """(a_hi + a_lo) * b + c rounded once, for finite inputs and a = split(a): the four half
+    products are exact and math.fsum rounds their exact sum with c once. Magnitudes where a
+    half product could overflow or lose bits to underflow take the exact integer route."""
+    if b == 0.0:
+        return (a_hi + a_lo) * b + c
+    if not (1e-250 < abs(b) < 1e250 and 1e-250 < abs(a_hi) < 1e250):
+        return _exact_fma(a_hi + a_lo, b, c)
+    t = b * _SPLITTER
+    b_hi = t - (t - b)
+    b_lo = b - b_hi
+    return math.fsum((a_hi * b_hi, a_hi * b_lo, a_lo * b_hi, a_lo * b_lo, c))
+
+
+def _exact_fma(a: float, b: float, c: float) -> float:
+    """a * b + c rounded once: the exact value as a ratio of integers; int / int rounds correctly."""
+    na, da = a.as_integer_ratio()
+    nb, db = b.as_integer_ratio()
+    nc, dc = c.as_integer_ratio()
+    return (na * nb * dc + nc * da * db) / (da * db * dc)
+
+
+def _fma_fallback(a: float, b: float, c: float) -> float:
+    return fma_split(*split(a), b, c) if 1e-250 < abs(a) < 1e250 else _exact_fma(a, b, c)
+
+
+# a * b + c rounded once, as llvm.fma in indicators.batch (math.fma exists from Python 3.13)
+fma = getattr(math, "fma", _fma_fallback)
+_FMA = getattr(math, "fma", None)
+
+
 def _check_period(n: int, name: str = "n") -> int:
     try:
         period = operator.index(n)  # ints, numpy ints; not floats
@@ -347,14 +388,16 @@ class Bollinger:
 class ATR:
     """Average true range with Wilder smoothing, seeded as TA-Lib: the first bar only supplies a
     previous close; the first ATR is the mean of the next n true ranges; then
-    atr = alpha * tr + beta * atr with beta = (n - 1) / n, alpha = 1 - beta."""
+    atr = fma(beta, atr, alpha * tr) with beta = (n - 1) / n, alpha = 1 - beta (fused, as TA-Lib
+    and indicators.batch.atr_into)."""
 
-    __slots__ = ("n", "value", "_alpha", "_beta", "_count", "_total", "_prev_close")
+    __slots__ = ("n", "value", "_alpha", "_beta", "_beta_hi", "_beta_lo", "_count", "_total", "_prev_close")
 
     def __init__(self, n: int = 14) -> None:
         self.n = _check_period(n)
         self._beta = (n - 1) / n
         self._alpha = 1.0 - self._beta
+        self._beta_hi, self._beta_lo = split(self._beta)
         self.value: float | None = None
         self._count = 0  # true ranges in the seed
         self._total = 0.0
@@ -378,7 +421,9 @@ class ATR:
             tr = down
         value = self.value
         if value is not None:
-            value = self._alpha * tr + self._beta * value
+            value = _FMA(self._beta, value, self._alpha * tr) if _FMA else fma_split(
+                self._beta_hi, self._beta_lo, value, self._alpha * tr
+            )
         else:
             self._count += 1
             self._total += tr
