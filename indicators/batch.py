@@ -187,7 +187,7 @@ def atr_into(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int, out: 
     prev = total / n
     out[n] = prev
     for i in range(n + 1, size):
-        prev = _fma(beta, prev, alpha * _true_range(high[i], low[i], close[i - 1]))
+        prev = _fma(beta, prev, alpha * _true_range(high[i], low[i], close[i - 1]))  # type: ignore[call-arg]  # an intrinsic: numba supplies typingctx
         out[i] = prev
 
 
