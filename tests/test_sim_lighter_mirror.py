@@ -193,3 +193,32 @@ async def test_the_simulator_cli_mirrors_a_websocket_and_says_in_one_line_when_i
     lines = err.decode().strip().splitlines()
     assert refused.returncode == 2 and out == b"" and len(lines) == 1, lines
     assert lines[0].startswith("venue.sim: cannot read the market specs of http://127.0.0.1:1"), lines
+
+
+async def test_an_offset_gap_resubscribes_and_a_frame_without_time_takes_its_receipt():
+    import time
+
+    fake = FakeLighter({2: ([("150.000", "1.000")], [("150.100", "2.000")])})
+    await fake.start()
+    events: list[SourceEvent] = []
+    source = LighterMirror(fake.url, 2)
+    assert source.strict_offsets  # a loopback upstream is our simulator: offsets rise by one
+    try:
+        await source.start(events.append)
+        await wait_until(lambda: len(events) == 1, DEADLINE_S, "the snapshot")
+        # an update lost on the way: the next one shows the gap; the mirror takes a fresh snapshot
+        await fake.update(2, bids=[("150.010", "1.000")], send=False)
+        await fake.update(2, asks=[("150.090", "5.000")])
+        await wait_until(lambda: source.stats()["ws_gaps"] == 1 and fake.subscribed("order_book:2") == 1
+                         and events[-1].asks[0] == (150.09, 5.0) and events[-1].bids[0] == (150.01, 1.0),
+                         DEADLINE_S, "the fresh snapshot after the gap")
+        # a delta without a timestamp: stamped when received
+        frame = json.loads(fake.delta_frame(2, [("150.020", "2.000")], [], await fake.update(2, send=False)))
+        del frame["timestamp"]
+        before = time.time_ns()
+        await fake.broadcast("order_book:2", json.dumps(frame))
+        await wait_until(lambda: events[-1].bids[0] == (150.02, 2.0), DEADLINE_S, "the unstamped update")
+        assert before <= events[-1].ts_ns <= time.time_ns()
+    finally:
+        await source.stop()
+        await fake.stop()
