@@ -27,7 +27,7 @@ from venue.markets import MarketSpec
 from venue.sim.types import SourceBook, SourceEvent
 
 FIRST_BOOK_TIMEOUT_S = 15.0
-LIVE_KINDS = ("lighter:",)  # make_source kinds that are live
+LIVE_KINDS = frozenset({"lighter"})  # make_source kinds that are live
 
 
 def is_live(source: Any) -> bool:
@@ -39,7 +39,7 @@ def resolve_live(specs: Mapping[int, Any]) -> dict[int, Any]:
     "lighter:WS_URL" strings as a mirror of that market. ValueError for a bad live spec."""
     out: dict[int, Any] = {}
     for market_id, spec in specs.items():
-        if isinstance(spec, str) and spec.strip().lower().startswith(LIVE_KINDS):
+        if isinstance(spec, str) and spec.partition(":")[0].strip().lower() in LIVE_KINDS:
             from venue.sim.sources import make_source
 
             spec = make_source(spec, market_id=market_id)
