@@ -137,7 +137,10 @@ def sweep_json(result: SweepResult) -> str:
                   "sample_ms": result.setup.sample_ms,
                   "space": {n: d.describe() for n, d in result.setup.space.items()}},
         "info": result.info,
-        "folds": [{**row, "trial_scores": [t.score for t in r.trials]}
+        "folds": [{**row, "trial_scores": [t.score for t in r.trials],
+                   "trials": [{"params": t.params, "score": t.score, "trades": (t.metrics or {}).get("trades"),
+                               "net_pnl": (t.metrics or {}).get("net_pnl"), "seconds": t.seconds, "error": t.error}
+                              for t in r.trials]}
                   for row, r in zip(fold_rows(result), result.folds, strict=True)],
         "out_of_sample": result.oos_metrics.as_dict(),
     }, indent=2, default=str)

@@ -47,6 +47,8 @@ def test_sweep_through_tune_writes_its_report_and_reproduces_with_a_seed(
     assert len(first["folds"]) == 2
     for fold in first["folds"]:
         assert len(fold["trial_scores"]) == 4  # every trial ran through Tune and came back
+        assert [t["score"] for t in fold["trials"]] == fold["trial_scores"]
+        assert fold["params"] in [t["params"] for t in fold["trials"]] and not any(t["error"] for t in fold["trials"])
         assert fold["is_score"] == max(fold["trial_scores"])
         assert fold["is_trades"] >= 5 and fold["oos_trades"] is not None
         assert set(fold["params"]) == {"rsi_period", "rsi_momentum_strength", "take_profit_bps"}
