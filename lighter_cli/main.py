@@ -7,6 +7,7 @@
     lighter-trader replay [replay flags]           research replay (= python -m strategies.replay)
     lighter-trader sim [sim flags]                 the paper venue alone (= python -m venue.sim)
     lighter-trader sweep [sweep flags]             walk-forward parameter search (= python -m research.sweep)
+    lighter-trader record|candles|keys|test-order  the operator's tools (lighter_cli/<tool>.py; --help each)
 
 status, halt, flatten and resume talk to the running system's operator API (actors/operator.py),
 found from the configuration's database path (lighter_cli.client). Errors: one line, exit 2.
@@ -54,6 +55,17 @@ def _sim(argv: list[str]) -> int:
     return sim_main(argv)
 
 
+def _tool(module: str) -> Callable[[list[str]], int]:
+    """The main() of an operator's tool in lighter_cli, imported only when it runs."""
+
+    def run(argv: list[str]) -> int:
+        import importlib
+
+        return int(importlib.import_module(f"lighter_cli.{module}").main(argv))
+
+    return run
+
+
 # the subcommands that are another tool: their flags and --help are that tool's
 PASS_THROUGH: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "run": (_run, "run the trading system (the supervisor; `python supervisor.py` is the same)"),
@@ -61,6 +73,10 @@ PASS_THROUGH: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "replay": (_replay, "replay a strategy over recorded data (python -m strategies.replay)"),
     "sim": (_sim, "run the paper venue alone (python -m venue.sim)"),
     "sweep": (_sweep, "walk-forward parameter search on Ray Tune, with reports (python -m research.sweep)"),
+    "record": (_tool("record"), "record Lighter's websocket (order books, trades) to a gzip file"),
+    "candles": (_tool("candles"), "download candles from Lighter into the replay's CSV (resumable)"),
+    "keys": (_tool("keys"), "make an API key pair offline; register it with Lighter's change-key tx"),
+    "test-order": (_tool("test_order"), "place a small post-only order far from mid, see it rest, cancel it"),
 }
 
 

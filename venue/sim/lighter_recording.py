@@ -10,8 +10,8 @@ One market is replayed (`market_id`, or else the first market whose book snapsho
 holds). Every subscribed/order_book replaces the book (a recorder that reconnected subscribes
 again); an update whose begin_nonce does not continue the previous nonce is counted in `gaps`
 and applied anyway (a recording cannot ask again). Emitted: a SourceBook (top `levels` a side)
-after each book message, a SourceTrade per new trade of an update/trade (taker_is_buyer = not
-is_maker_ask; trade ids seen before are `duplicates`). The trades of subscribed/trade are the
+after each book message, a SourceTrade per new trade of an update/trade (taker_is_buyer =
+is_maker_ask: the maker sold; trade ids seen before are `duplicates`). The trades of subscribed/trade are the
 market's past, from before the recording's book: counted in `snapshot_trades`, not emitted, and
 their ids remembered so that a repeat is not replayed. Books and trades before the first book
 snapshot are counted in `before_snapshot`.
@@ -24,7 +24,6 @@ replay at the last whole line and sets `truncated`.
 
 from __future__ import annotations
 
-import gzip
 import io
 import math
 import zlib
@@ -37,9 +36,10 @@ import msgspec
 
 from venue.sim.binance_source import L2Book
 from venue.sim.synthetic import NS_PER_MS
-from venue.sim.types import SourceBook, SourceEvent, SourceTrade
+from venue.sim.types import SourceEvent, SourceTrade
 
 Levels = list[tuple[float, float]]
+CHUNK = 1 << 16
 
 
 class Malformed(ValueError):
@@ -141,18 +141,22 @@ class LighterRecordingSource:
         }  # fmt: skip
 
     def _lines(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as probe:
-            gzipped = probe.read(2) == b"\x1f\x8b"
-        raw = gzip.open(self.path, "rb") if gzipped else open(self.path, "rb")  # noqa: SIM115
-        with io.BufferedReader(raw) as stream:  # type: ignore[arg-type]
+        """Whole lines; a gzip cut short yields all it decompresses to (the recorder sync-flushes)."""
+        with open(self.path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            chunks = _gunzip(raw) if gzipped else iter(lambda: raw.read(CHUNK), b"")
+            tail = b""
             try:
-                for line in stream:
-                    if line.endswith(b"\n"):
-                        yield line
-                    else:
-                        self.truncated = True  # the last line, cut off mid-write
-            except (EOFError, zlib.error, gzip.BadGzipFile):
+                for chunk in chunks:
+                    lines = (tail + chunk).split(b"\n")
+                    tail = lines.pop()
+                    for line in lines:
+                        yield line + b"\n"
+            except (EOFError, zlib.error):
                 self.truncated = True
+            if tail.strip():
+                self.truncated = True  # the last line, cut off mid-write
 
     def events(self) -> Iterator[SourceEvent]:
         """The recording's books and trades of the market in nondecreasing event time; each call starts over."""
@@ -239,6 +243,27 @@ class LighterRecordingSource:
                 self.malformed_reasons[str(exc)] += 1
 
 
+def _gunzip(raw: io.BufferedReader) -> Iterator[bytes]:
+    """Decompressed chunks of a (multi-member) gzip file; EOFError when it ends mid-stream."""
+    inflate = zlib.decompressobj(wbits=31)
+    while True:
+        data = raw.read(CHUNK)
+        if not data:
+            if not inflate.eof:
+                raise EOFError("the gzip stream is cut short")
+            return
+        while data:
+            yield inflate.decompress(data)
+            if not inflate.eof:
+                break
+            data = inflate.unused_data  # another gzip member follows
+            inflate = zlib.decompressobj(wbits=31)
+            if not data:
+                data = raw.read(CHUNK)
+                if not data:
+                    return
+
+
 def _trade(raw: Any, message: dict[str, Any], received_ns: int) -> tuple[int | None, SourceTrade]:
     if not isinstance(raw, dict):
         raise Malformed("bad trade")
@@ -250,5 +275,5 @@ def _trade(raw: Any, message: dict[str, Any], received_ns: int) -> tuple[int | N
     if ts_ms is None:
         ts_ms = _int_or_none(message.get("timestamp"))
     ts_ns = ts_ms * NS_PER_MS if ts_ms is not None else received_ns
-    trade = SourceTrade(ts_ns=ts_ns, price=price, size=size, taker_is_buyer=not maker_ask)
+    trade = SourceTrade(ts_ns=ts_ns, price=price, size=size, taker_is_buyer=maker_ask)
     return _int_or_none(raw.get("trade_id")), trade
