@@ -178,9 +178,13 @@ async def test_candles_snapshot_then_updates_of_the_forming_candle(sim, ws, ligh
     hourly = await subscribe(ws, "candle/2/1h")
     next_minute = T0_NS + 60_000 * MS
     await sim.inject(SourceTrade(ts_ns=next_minute, price=150.2, size=1.0, taker_is_buyer=False))
-    minute = await recv_type(ws, "update/candle", "candle:2:1m")
+    updates = {}
+    while len(updates) < 2:  # one update per subscribed resolution, in no promised order
+        message = await recv_type(ws, "update/candle")
+        assert message["channel"] not in updates
+        updates[message["channel"]] = message
+    minute, hour = updates["candle:2:1m"], updates["candle:2:1h"]
     assert minute["candles"][0]["t"] == candle["t"] + 60_000 and minute["candles"][0]["o"] == 150.2
-    hour = await recv_type(ws, "update/candle", "candle:2:1h")
     assert hour["candles"][0]["v"] == pytest.approx(2.5) and hourly["candles"][-1]["t"] == hour["candles"][0]["t"]
 
 

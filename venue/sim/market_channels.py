@@ -82,8 +82,8 @@ def on_subscription(sim: SimVenue, client: Client, kind: str, channel: Any) -> N
     message = snapshot(sim, *parsed)
     publisher.send(client, encode(message))
     updates = getattr(sim, "market_channels", None)
-    if isinstance(updates, MarketChannels):  # the next update is what changes from this snapshot
-        updates.remember(*parsed, message)
+    if isinstance(updates, MarketChannels):  # it publishes this channel's changes from this snapshot on
+        updates.subscribed(*parsed, message)
 
 
 def snapshot(sim: SimVenue, kind: str, market: int | None, resolution: str | None) -> dict[str, Any]:
@@ -177,15 +177,20 @@ def all_stats(sim: SimVenue) -> dict[str, dict[str, Any]]:
 
 
 class MarketChannels:
-    """The update side: after each step, what changed on the subscribed channels goes out."""
+    """The update side: after each step, what changed on the subscribed channels goes out. It
+    knows the channels that were subscribed (from `subscribed`), so that a step costs nothing
+    until somebody asks for one of them."""
 
     def __init__(self, sim: SimVenue) -> None:
         self.sim = sim
-        self._last: dict[str, Any] = {}  # channel -> the body last sent on it
+        # this module's channels subscribed to, in subscription order (pruned when left)
+        self._names: dict[str, None] = {}
+        self._last: dict[str, Any] = {}  # channel (or market_stats:{m} for all) -> the body last sent
 
-    def remember(self, kind: str, market: int | None, resolution: str | None, snapshot: dict[str, Any]) -> None:
-        """What a subscriber was just sent: every subscriber of the channel has seen it (all were
-        sent each change), so only a change from it is news."""
+    def subscribed(self, kind: str, market: int | None, resolution: str | None, snapshot: dict[str, Any]) -> None:
+        """A client subscribed and was sent this snapshot: every subscriber of the channel has
+        seen it (all were sent each change), so only a change from it is news."""
+        self._names[colon_name(kind, market, resolution)] = None
         if kind == "ticker":
             self._last[f"ticker:{market}"] = (snapshot["ticker"]["a"], snapshot["ticker"]["b"])
         elif kind == "market_stats":
@@ -195,52 +200,50 @@ class MarketChannels:
         elif snapshot["candles"]:
             self._last[colon_name(kind, market, resolution)] = snapshot["candles"][-1]
 
-    def _changed(self, channel: str, body: Any) -> bool:
-        if self._last.get(channel) == body:
+    def _changed(self, key: str, body: Any) -> bool:
+        if self._last.get(key) == body:
             return False
-        self._last[channel] = body
+        self._last[key] = body
         return True
 
     def publish(self, markets: set[int]) -> None:
         """Updates for the markets a step touched (book, trades or orders), to their subscribers."""
+        names = self._names
+        if not names:
+            return
         sim = self.sim
         publisher = sim.publisher
-        channels = publisher.channels
-        if not channels:
-            return
+        gone = [name for name in names if not publisher.has_subscribers(name)]
+        for name in gone:  # nobody listens: the next subscriber gets a snapshot and changes from it
+            del names[name]
+            self._last.pop(name, None)
+        every = "market_stats:all" in names
         all_changed = False
         for market in markets:
             ticker = f"ticker:{market}"
-            if ticker in channels:
+            if ticker in names:
                 body = ticker_body(sim, market)
                 if self._changed(ticker, (body["a"], body["b"])):
                     publisher.publish(ticker, encode(ticker_message(sim, market, "update/ticker", body)))
-            else:
-                self._last.pop(ticker, None)
             stats_name = f"market_stats:{market}"
-            wanted = stats_name in channels or "market_stats:all" in channels
-            if wanted:
+            if every or stats_name in names:
                 stats = market_stats(sim, market)
                 if self._changed(stats_name, _moving(stats)):
                     all_changed = True
-                    if stats_name in channels:
+                    if stats_name in names:
                         publisher.publish(stats_name, encode({
                             "channel": stats_name, "market_stats": stats, "timestamp": sim.now_ms,
                             "type": "update/market_stats"}))
-            else:
-                self._last.pop(stats_name, None)
             prefix = f"candle:{market}:"
-            for name in [c for c in channels if c.startswith(prefix)]:
+            for name in [n for n in names if n.startswith(prefix)]:
                 latest = sim.candles[market].latest(name[len(prefix):])
                 if latest is not None and self._changed(name, latest):
                     publisher.publish(name, encode({
                         "candles": [latest], "channel": name, "timestamp": sim.now_ms, "type": "update/candle"}))
-        if all_changed and "market_stats:all" in channels:
+        if all_changed and every:
             publisher.publish("market_stats:all", encode({
                 "channel": "market_stats:all", "market_stats": all_stats(sim), "timestamp": sim.now_ms,
                 "type": "update/market_stats"}))
-        for name in [c for c in self._last if c.startswith("candle:") and c not in channels]:
-            del self._last[name]  # nobody listens: the next subscriber's first update is sent in full
 
 
 def _moving(stats: dict[str, Any]) -> tuple[Any, ...]:
