@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from research.folds import Fold
+from research.objective import FAILED
 from research.space import Dimension
 from research.trial import SearchSetup, TrialOutcome, run_trial
 from venue.sim.candle_source import Candles
@@ -120,7 +121,7 @@ def search_fold(setup: SearchSetup, candles: Candles, fold: Fold, *, trials: int
         params = {k: v for k, v in (result.config or {}).items() if k in setup.space}
         if result.error is not None:  # the worker itself died: still a reported, not a fatal, trial
             text = str(result.error).strip().splitlines()
-            outcomes.append(TrialOutcome(params=params, score=float("-inf"), number=number,
+            outcomes.append(TrialOutcome(params=params, score=FAILED, number=number,
                                          error=f"trial failed in Tune: {text[-1] if text else type(result.error).__name__}"))
             continue
         outcomes.append(TrialOutcome.from_report(params, result.metrics or {}, number))
