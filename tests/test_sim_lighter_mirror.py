@@ -118,7 +118,7 @@ async def test_a_simulator_whose_spec_differs_from_the_upstream_is_refused(upstr
         await fast.start()
 
 
-async def test_malformed_frames_are_counted_and_dropped_and_silence_empties_the_book():
+async def test_malformed_frames_are_counted_and_dropped_and_an_outage_empties_the_book():
     fake = FakeLighter({2: ([("150.000", "1.000")], [("150.100", "2.000")])})
     await fake.start()
     events: list[SourceEvent] = []
@@ -142,9 +142,13 @@ async def test_malformed_frames_are_counted_and_dropped_and_silence_empties_the_
         times = [e.ts_ns for e in events]
         assert times == sorted(times) and times[-1] == (1_700_000_000_000 + fake.offsets[2]) * MS
 
-        # the upstream falls silent: the external book is emptied (nothing fills at gone prices)
+        # a quiet market on a live connection keeps its book: the upstream would have sent changes
+        await wait_until(lambda: source.stats()["stale"], DEADLINE_S, "the quiet market to be called stale")
+        assert source.stats()["blanked"] == 0 and events[-1].bids == [(150.05, 3.0), (150.0, 1.0)]
+        # the upstream goes away: once stale and disconnected, the external book is emptied
+        await fake.stop_listening()
         await wait_until(lambda: source.stats()["blanked"] == 1, DEADLINE_S, "the stale book to be emptied")
-        assert events[-1].bids == [] and events[-1].asks == []
+        assert events[-1].bids == [] and events[-1].asks == [] and not source.stats()["connected"]
     finally:
         await source.stop()
         await fake.stop()

@@ -16,8 +16,9 @@ trade seen twice (across a reconnect) is applied once.
 Event time is the upstream's: a book takes its message's `timestamp`, a trade its own; where one
 is missing, the time of receipt. It never goes back (the simulator refuses that): a trade stamped
 before the book already applied takes the book's time (counted as `clamped`). A market silent for
-`stale_after_s` is stale: its external book is emptied, so that nothing fills at prices that may
-be gone, until data resumes.
+`stale_after_s` while the connection is down is stale: its external book is emptied, so that
+nothing fills at prices that may be gone, until the upstream's next snapshot. A quiet market on a
+live, synchronised connection keeps its book: the upstream would have sent any change.
 
 Past: with the simulator's history_hours, the mirror first reads the upstream's newest 1-minute
 candles over that span (REST `candles`), so the market starts with its past as with the other
@@ -236,15 +237,25 @@ class LighterMirror:
                 self.trades += 1
                 emit(SourceTrade(ts_ns=self._event_ns(trade.ts_ms), price=trade.price, size=trade.size,
                                  taker_is_buyer=trade.taker_is_buyer))
-        elif isinstance(event, Stale) and event.market_id == self.market_id and not self._book_empty:
-            # silence: the last book may no longer be there; nothing fills against it until data resumes
-            self.blanked += 1
-            self._book_empty = True
-            logger.warning("mirror of market {}: upstream silent for {:.1f} s; external book emptied",
-                           self.market_id, event.silent_for_s)
-            emit(SourceBook(ts_ns=self._last_ns or time.time_ns(), bids=[], asks=[]))
-        elif isinstance(event, (Fresh, Disconnected)):
-            pass  # the client resubscribes by itself; the snapshot that follows replaces the book
+        elif isinstance(event, Stale) and event.market_id == self.market_id:
+            if not (self.client is not None and self.client.connected and self.client.is_synced(self.market_id)):
+                self._blank(f"silent for {event.silent_for_s:.1f} s and not connected")
+            # else a quiet market on a live connection: its book is still the upstream's
+        elif isinstance(event, Disconnected):
+            if self.client is not None and self.client.is_stale(self.market_id):
+                self._blank("stale, then disconnected")  # no Stale comes again for the same silence
+        elif isinstance(event, Fresh):
+            pass  # the book or the trade that made it fresh was (or is being) applied
+
+    def _blank(self, why: str) -> None:
+        """Empty the external book: the last one may be gone, and nothing must fill against it
+        until the upstream's next snapshot (after its reconnection) replaces it."""
+        if self._book_empty or self._emit is None:
+            return
+        self.blanked += 1
+        self._book_empty = True
+        logger.warning("mirror of market {}: upstream {}; external book emptied", self.market_id, why)
+        self._emit(SourceBook(ts_ns=self._last_ns or time.time_ns(), bids=[], asks=[]))
 
     def _event_ns(self, ts_ms: int) -> int:
         """The upstream's time where it gives one, else receipt; never before the last event."""
