@@ -8,6 +8,7 @@ Charts: equity and drawdown curves, the distribution of trade PnL, PnL by exit r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -21,11 +22,13 @@ from strategies.replay_args import minute_text
 if TYPE_CHECKING:
     from research.walk_forward import SweepResult
 
+NUMBER = re.compile(r"^([+-]?[\d.]+( \(.*\))?|n/a|-|penalised)$")  # right-aligned like the numbers
 CSS = """
 body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1100px; }
 table { border-collapse: collapse; margin: 8px 0 20px; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
-th { background: #f3f3f3; } td.l, th.l { text-align: left; }
+th { background: #f3f3f3; } td.l, th.l { text-align: left; } td { white-space: nowrap; }
+td.w { white-space: normal; min-width: 320px; }
 .neg { color: #c62828; } .pos { color: #2e7d32; } h2 { margin-top: 28px; }
 """
 
@@ -36,7 +39,8 @@ def _table(headers: list[str], rows: list[list[Any]], css_id: str = "") -> str:
     for row in rows:
         cells = []
         for i, v in enumerate(row):
-            cls = "l" if i == 0 or isinstance(v, str) and v[:1] not in "+-0123456789" else ""
+            text = isinstance(v, str) and not NUMBER.match(v)
+            cls = ("l" if i == 0 or text else "") + (" w" if isinstance(v, str) and len(v) > 60 else "")
             if isinstance(v, float):
                 cls += " neg" if v < 0 else " pos" if v > 0 else ""
                 v = f"{v:+.4f}"
