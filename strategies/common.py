@@ -365,28 +365,39 @@ class DirectionalStrategy(Strategy):
         closes; the subclass bounds its features (`_feature_band`), and when it would evaluate
         rules, its exits (`_exit_band`) or entries (`_entry_band`). None while an order is
         pending or an exit is being re-sent."""
-        if self._pending is not None or self._last_ts is None:
+        ts = self._last_ts
+        if self._pending is not None or ts is None:
             return None
-        until = self._candles.next_open_ms
+        candles = self._candles
+        until = candles.next_open_ms
         if until is None:
             return None
         if self._vol_candles is not None:
             vol_until = self._vol_candles.next_open_ms
             if vol_until is None:
                 return None
-            until = min(until, vol_until)
+            if vol_until < until:
+                until = vol_until
         band = self._feature_band()
         if band is None:
             return None
         lo, hi = band
-        ts = self._last_ts
         pos = self._position
         if ts < self._retry_after_ms:  # nothing is evaluated before the back-off ends
-            return QuietBand(lo, hi, min(until, self._retry_after_ms), self._candles.volume, pos is not None)
-        rules = self._entry_band() if pos is None else None if pos.closing_reason else self._exit_band(ts, pos)
+            return QuietBand(lo, hi, min(until, self._retry_after_ms), candles.volume, pos is not None)
+        if pos is None:
+            rules = self._entry_band()
+        elif pos.closing_reason:
+            return None
+        else:
+            rules = self._exit_band(ts, pos)
         if rules is None:
             return None
-        return QuietBand(max(lo, rules[0]), min(hi, rules[1]), min(until, rules[2]), self._candles.volume, pos is not None)
+        r_lo, r_hi, r_until = rules
+        return QuietBand(
+            r_lo if r_lo > lo else lo, r_hi if r_hi < hi else hi, r_until if r_until < until else until,
+            candles.volume, pos is not None,
+        )
 
     def absorb_quiet(self, span: QuietSpan) -> None:
         last = span.stop - 1

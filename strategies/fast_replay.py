@@ -33,6 +33,7 @@ than skipping past its trigger).
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -195,20 +196,42 @@ def _run(strategy: Any, driver: _Driver, path: MidPath) -> None:
                 on_trade(ts, mid, size)
             continue
         lo, hi, until_ms, volume, marks = band
-        stop = next_start[i - 1]
+        stop = next_start[i - 1]  # the first mid of the next interval: the band ends there at the latest
         last = stop - 1
-        if not marks and last >= i and tl[last] < until_ms and lo < run_low[last] and run_high[last] < hi:
-            # run_volume[last] holds this mid's trade and the span's, added in order
-            absorb(QuietSpan(tl, ml, i, stop, run_high[last], run_low[last], run_volume[last]))
-            i = stop
-            continue
+        if last >= i and tl[last] < until_ms:
+            if marks:  # a position marks the span's own extremes
+                span = ml[i:stop]
+                high, low = max(span), min(span)
+            else:  # the interval's running extremes hold the span's (and the mids fed before it)
+                high, low = run_high[last], run_low[last]
+            if lo < low and high < hi:
+                # run_volume[last] holds this mid's trade and the span's, added in order
+                absorb(QuietSpan(tl, ml, i, stop, high, low, run_volume[last]))
+                i = stop
+                continue
         if size > 0.0:
             on_trade(ts, mid, size)
             volume += size  # as the candle just added it
-        stop, high, low, volume = scan_quiet(times, mids, sizes, i, lo, hi, until_ms, volume)
-        if stop > i:
-            absorb(QuietSpan(tl, ml, i, stop, high, low, volume))
-            i = stop
+        # the span ends inside the interval: a short walk (numba's call costs more than these few mids)
+        j = i
+        high, low = -math.inf, math.inf
+        while j < stop:
+            m = ml[j]
+            if tl[j] >= until_ms or m <= lo or m >= hi:
+                break
+            if m > high:
+                high = m
+            if m < low:
+                low = m
+            if sl[j] > 0.0:
+                volume += sl[j]
+            j += 1
+        if j == stop and j < n and tl[j] < until_ms:  # a band past the interval (not one of ours)
+            j, high2, low2, volume = scan_quiet(times, mids, sizes, j, lo, hi, until_ms, volume)
+            high, low = max(high, high2), min(low, low2)
+        if j > i:
+            absorb(QuietSpan(tl, ml, i, j, high, low, volume))
+            i = j
 
 
 def _shortest_interval_ms(strategy: Any) -> int:
