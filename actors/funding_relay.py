@@ -34,18 +34,17 @@ class FundingRelay:
         account = update.account_index
         relayed = 0
         for entry in sorted(update.fundings, key=lambda f: (f.ts_ms, f.market_id)):
-            key = (account, entry.market_id, entry.ts_ms * NS_PER_MS)
-            if key in self.seen:
-                continue
             payment = FundingPayment(
                 account_index=account, market_id=entry.market_id,
                 strategy=self.owners.get((account, entry.market_id), ""), funding_id=entry.funding_id,
                 change=entry.change, rate=entry.rate, position_size=entry.position_size,
                 ts_event=entry.ts_ms * NS_PER_MS, seq=self.seq.next(),
             )
+            if payment.key in self.seen:
+                continue
             data = FUNDING.encode(payment)
             await self.sender.call("persistence", "write_durable", data, timeout_s=60.0)
-            self.seen.add(key)
+            self.seen.add(payment.key)
             self.sender.send("risk", "on_funding", data)
             relayed += 1
         self.relayed += relayed

@@ -54,11 +54,6 @@ class FundingRecord(msgspec.Struct, frozen=True, kw_only=True):
     position_size: float  # signed base units as a float: > 0 long
     change: float  # the account's collateral change: < 0 paid, > 0 received
 
-    @property
-    def key(self) -> tuple[int, int, int]:
-        """What identifies a payment everywhere: (account, market, hour)."""
-        return (self.account_index, self.market_id, self.ts_ms)
-
 
 class MarketFunding(msgspec.Struct, frozen=True, kw_only=True):
     """One market's funding at one hour (Lighter's `fundings` entry)."""
