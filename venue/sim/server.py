@@ -51,8 +51,8 @@ from venue.sim.auth import AuthGate
 from venue.sim.candle_history import CandleHistory
 from venue.sim.counters import Counters
 from venue.sim.engine import MatchingEngine
-from venue.sim.funding import FundingRates, FundingRecord
 from venue.sim.faults import FaultConfig, Faults
+from venue.sim.funding import FundingRates, FundingRecord
 from venue.sim.live_sources import LiveSources, resolve_live
 from venue.sim.market_channels import MarketChannels
 from venue.sim.publisher import BookFeed, Publisher, encode
