@@ -24,11 +24,10 @@ if TYPE_CHECKING:
 
 NUMBER = re.compile(r"^([+-]?[\d.]+( \(.*\))?|n/a|-|penalised)$")  # right-aligned like the numbers
 CSS = """
-body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1100px; }
+body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1300px; }
 table { border-collapse: collapse; margin: 8px 0 20px; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
-th { background: #f3f3f3; } td.l, th.l { text-align: left; } td { white-space: nowrap; }
-td.w { white-space: normal; min-width: 320px; }
+th { background: #f3f3f3; } td.l, th.l { text-align: left; } td.w { min-width: 300px; } td.t { white-space: pre; }
 .neg { color: #c62828; } .pos { color: #2e7d32; } h2 { margin-top: 28px; }
 """
 
@@ -41,6 +40,7 @@ def _table(headers: list[str], rows: list[list[Any]], css_id: str = "") -> str:
         for i, v in enumerate(row):
             text = isinstance(v, str) and not NUMBER.match(v)
             cls = ("l" if i == 0 or text else "") + (" w" if isinstance(v, str) and len(v) > 60 else "")
+            cls += " t" if isinstance(v, str) and "\n" in v else ""
             if isinstance(v, float):
                 cls += " neg" if v < 0 else " pos" if v > 0 else ""
                 v = f"{v:+.4f}"
@@ -93,6 +93,11 @@ def replay_html(title: str, metrics: Metrics, trades: Sequence[TradeLike], span:
     return _page(f"Replay: {title}", body)
 
 
+def _span(text: str) -> str:
+    """"A -> B" on two lines that never wrap (a cell holding a line break is laid out as written)."""
+    return text.replace(" -> ", " →\n")
+
+
 def sweep_html(result: SweepResult) -> str:
     s, info = result.setup, result.info
     rows = fold_rows(result)
@@ -109,7 +114,7 @@ def sweep_html(result: SweepResult) -> str:
     table = _table(
         ["fold", "train (UTC)", "test (UTC)", "trials (failed)", "in-sample score", "IS trades", "IS PnL",
          "OOS trades", "OOS PnL", "OOS Sharpe", "chosen parameters"],
-        [[str(r["fold"]), r["train"], r["test"], f"{r['trials']} ({r['failed']})",
+        [[str(r["fold"]), _span(r["train"]), _span(r["test"]), f"{r['trials']} ({r['failed']})",
           "-" if r["is_score"] is None else "penalised" if is_penalised(r["is_score"]) else float(r["is_score"]),
           cell(r["is_trades"], "d"), cell(r["is_net_pnl"]), cell(r["oos_trades"], "d"), cell(r["oos_net_pnl"]),
           "n/a" if r["oos_sharpe"] is None else f"{r['oos_sharpe']:.2f}",
