@@ -89,6 +89,25 @@ def test_fast_replay_windows_a_shared_path(month: Candles) -> None:
     assert _comparable(via_path) == _comparable(via_candles)
 
 
+def test_replay_cli_fast_prints_the_same_summary(sol_candles_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from strategies.replay import main
+
+    argv = ["--strategy", "rsi_bb", "--candles", str(sol_candles_path), "--from", "2025-05-20T00:00",
+            "--to", "2025-05-20T08:00", "--json"]
+    summaries = []
+    for extra in ([], ["--fast"]):
+        assert main(argv + extra) == 0
+        summary = json.loads(capsys.readouterr().out)
+        summary.pop("seconds")
+        summaries.append(summary)
+    assert summaries[0]["trades"] > 0
+    assert summaries[0] == summaries[1]
+    assert main(["--strategy", "market_maker", "--synthetic", "0.1", "--fast"]) == 2
+    assert "bad --fast" in capsys.readouterr().err
+
+
 def test_mid_path_is_the_intraminute_path(month: Candles) -> None:
     window = _days(month, 20, 1)
     for sample_ms in (1_000, 250, 15_000):
