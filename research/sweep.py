@@ -3,7 +3,7 @@
     python -m research.sweep --strategy rsi_bb [--preset P] --data CANDLES.csv.gz
         (--space research/spaces/rsi_bb.yaml | --param NAME=SPEC ...)
         [--folds 4] [--train-days 7] [--test-days 2] [--scheme rolling|anchored]
-        [--trials 100] [--seed N] [--metric net_pnl|sharpe|sortino|calmar|...] [--min-trades 10]
+        [--trials 100] [--seed N] [--startup-trials 10] [--metric net_pnl|sharpe|sortino|calmar|...] [--min-trades 10]
         [--fee-bps 0] [--sample-ms 1000] [--warmup-hours 12] [--address RAY_ADDRESS | --num-cpus N]
         [--concurrency N]
         [--html report.html] [--json result.json]
@@ -60,6 +60,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     ap.add_argument("--scheme", default="rolling", choices=SCHEMES)
     ap.add_argument("--trials", type=int, default=50, help="trials per fold")
     ap.add_argument("--seed", type=int, help="seed the sampler; runs one trial at a time so it reproduces")
+    ap.add_argument("--startup-trials", type=int, default=10,
+                    help="trials a fold drawn at random before TPE samples from the results (default 10)")
     ap.add_argument("--metric", default="net_pnl", help=f"objective: {', '.join(METRICS)}")
     ap.add_argument("--min-trades", type=int, default=10, help="fewer trades in a train window scores as penalised")
     ap.add_argument("--fee-bps", type=float, default=0.0, help="taker and maker fee (premium taker: 1.96)")
@@ -85,6 +87,8 @@ def prepare(args: argparse.Namespace) -> tuple[SearchSetup, Candles, list[Fold]]
         raise ResearchInputError(f"bad --trials {args.trials}: expected 1 or more")
     if args.min_trades < 0:
         raise ResearchInputError(f"bad --min-trades {args.min_trades}: expected 0 or more")
+    if args.startup_trials < 1:
+        raise ResearchInputError(f"bad --startup-trials {args.startup_trials}: expected 1 or more")
     if args.concurrency is not None and args.concurrency < 1:
         raise ResearchInputError(f"bad --concurrency {args.concurrency}: expected 1 or more")
     if args.num_cpus is not None and args.num_cpus < 1:
@@ -132,6 +136,7 @@ def run(args: argparse.Namespace) -> SweepResult:
             setup, candles, folds,
             search=lambda fold: tune_runner.search_fold(setup, candles, fold, trials=args.trials, seed=args.seed,
                                                         storage_dir=storage, concurrency=args.concurrency,
+                                                        startup_trials=args.startup_trials,
                                                         on_trial=on_trial),
             on_fold=on_fold,
         )

@@ -31,6 +31,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the new output engine prints tables whatever verbose says
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "1000")
 
+import optuna  # noqa: E402
 from ray import tune  # noqa: E402  (after the environment above, which Tune reads at import)
 from ray.tune.logger import JsonLoggerCallback  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter  # noqa: E402
@@ -39,7 +40,6 @@ from ray.tune.search.optuna import OptunaSearch  # noqa: E402
 
 def start_ray(address: str | None, num_cpus: int | None) -> None:
     """Join a cluster at `address`, else start Ray on this machine; a running session is reused."""
-    import optuna
     import ray
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one INFO line per study otherwise
@@ -92,12 +92,16 @@ class _OnTrialDone(tune.Callback):
 
 
 def search_fold(setup: SearchSetup, candles: Candles, fold: Fold, *, trials: int, seed: int | None,
-                storage_dir: Path, concurrency: int | None = None,
+                storage_dir: Path, concurrency: int | None = None, startup_trials: int = 10,
                 on_trial: Callable[[float], None] | None = None) -> list[TrialOutcome]:
-    """Every trial's outcome on the fold's train window, in the order Tune created them."""
+    """Every trial's outcome on the fold's train window, in the order Tune created them.
+
+    The first `startup_trials` are drawn at random, the rest by TPE from the results so far.
+    """
     # each fold its own seed: with one seed for all, every fold would start from the same random trials
     fold_seed = None if seed is None else seed + fold.index
-    searcher = OptunaSearch(space=DefineByRun(setup.space), metric="score", mode="max", seed=fold_seed)
+    sampler = optuna.samplers.TPESampler(seed=fold_seed, n_startup_trials=startup_trials)
+    searcher = OptunaSearch(space=DefineByRun(setup.space), metric="score", mode="max", sampler=sampler)
     limit = 1 if seed is not None and concurrency is None else concurrency
     search_alg = ConcurrencyLimiter(searcher, max_concurrent=limit) if limit else searcher
     trainable = tune.with_parameters(_trainable, candles=candles, setup=setup,

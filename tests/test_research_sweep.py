@@ -33,7 +33,7 @@ def run_sweep(data: Path, out: Path, seed: int, capsys: pytest.CaptureFixture[st
     from research.sweep import main
 
     code = main(["--strategy", "rsi_bb", "--data", str(data), *SPACE, "--folds", "2", "--train-days", "0.5",
-                 "--test-days", "0.25", "--trials", "4", "--seed", str(seed), "--min-trades", "5",
+                 "--test-days", "0.25", "--trials", "4", "--startup-trials", "2", "--seed", str(seed), "--min-trades", "5",
                  "--html", str(out / f"sweep{seed}.html"), "--json", str(out / f"sweep{seed}.json")])
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -59,6 +59,7 @@ def test_sweep_through_tune_writes_its_report_and_reproduces_with_a_seed(
     assert 'id="folds"' in page and page.count("<svg") >= 5 and "<script" not in page
     assert f"rsi_period={first['folds'][0]['params']['rsi_period']}" in page
 
+    # trials 3 and 4 of each fold are TPE's, sampled from the results before them: the same again
     again, _ = run_sweep(two_days, tmp_path, 11, capsys)
     assert [f["params"] for f in again["folds"]] == [f["params"] for f in first["folds"]]
     assert [f["trial_scores"] for f in again["folds"]] == [f["trial_scores"] for f in first["folds"]]
