@@ -318,12 +318,16 @@ async def trades(request: web.Request) -> web.Response:
 
 
 async def apikeys(request: web.Request) -> web.Response:
-    """Registered keys are not simulated: any key index is valid and its public key is unknown ("")."""
+    """Any key index is valid; its public key is the one a change-key transaction registered
+    (venue.sim.api_keys), else unknown ("")."""
+    from venue.sim.api_keys import registry
+
     sim = request.app[SIM_KEY]
+    keys_of = registry(sim)
     account_index = _int_arg(request, "account_index")
     api_key_index = _int_arg(request, "api_key_index", 255)
     if api_key_index == 255:  # Lighter: 255 lists every key of the account
-        indexes = sorted(k for a, k in sim.nonces if a == account_index)
+        indexes = sorted({k for a, k in sim.nonces if a == account_index} | set(keys_of.indexes(account_index)))
     else:
         indexes = [api_key_index]
     keys = [
@@ -331,7 +335,7 @@ async def apikeys(request: web.Request) -> web.Response:
             "account_index": account_index,
             "api_key_index": k,
             "nonce": sim.next_nonce(account_index, k),
-            "public_key": "",
+            "public_key": keys_of.public_key(account_index, k),
             "transaction_time": 0,
         }
         for k in indexes

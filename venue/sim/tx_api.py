@@ -9,6 +9,9 @@ passes whole or not at all). Otherwise every transaction's nonce is spent and ea
 order, after its tier's speed bump: the answer comes once all have taken effect, each with the
 engine's code (a refusal by the engine is HTTP 200 with its code, as on Lighter), and
 `predicted_execution_time_ms` is the event time they took effect at.
+
+A change of API key (tx type 8, alone in a sendTx) passes the same nonce and rate gates and sets
+the key's public key in the simulator's registry (venue.sim.api_keys); it is not part of batches.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import msgspec
 from aiohttp import web
 
 from venue import codes
+from venue.sim.api_keys import TX_TYPE_CHANGE_PUB_KEY, parse_change_pub_key, registry
 from venue.sim.rest_api import SIM_KEY, error, ok
 from venue.sim.txinfo import Tx, TxInfoError, parse_tx, parse_tx_type
 from venue.sim.venue_protocol import SimVenue
@@ -93,6 +97,8 @@ async def submit_tx(sim: SimVenue, tx_type: Any, tx_info: Any, received_ns: int)
     venue (wall clock), for the arrival audit."""
     tx_info = _info_text(tx_info)
     try:
+        if parse_tx_type(tx_type) == TX_TYPE_CHANGE_PUB_KEY and isinstance(tx_info, str):
+            return _change_api_key(sim, tx_info)
         tx = _parse(tx_type, tx_info)
     except TxInfoError as exc:
         return _malformed(sim, exc)
@@ -109,6 +115,22 @@ async def submit_tx(sim: SimVenue, tx_type: Any, tx_info: Any, received_ns: int)
         "predicted_execution_time_ms": result.effective_ms,
         "volume_quota_remaining": VOLUME_QUOTA_UNLIMITED,
     }
+
+
+def _change_api_key(sim: SimVenue, tx_info: str) -> tuple[int, dict[str, Any]]:
+    """Tx type 8: the key's next nonce and the account's rate window, then its new public key."""
+    tx, public_key = parse_change_pub_key(tx_info)  # TxInfoError: answered as malformed
+    want = sim.next_nonce(tx.account_index, tx.api_key_index)
+    if tx.nonce != want:
+        sim.counters.invalid_nonce += 1
+        return 400, {"code": codes.INVALID_NONCE, "message": f"invalid nonce: expected {want}, got {tx.nonce}"}
+    if not sim.admit_txs([tx]):  # type: ignore[list-item]  # the gate reads account_index alone
+        sim.counters.rate_limited_txs += 1
+        return 429, {"code": codes.TOO_MANY_REQUESTS, "message": codes.message_for(codes.TOO_MANY_REQUESTS)}
+    sim.consume_nonce(tx.account_index, tx.api_key_index)
+    registry(sim).set(tx.account_index, tx.api_key_index, public_key)
+    return 200, {"code": codes.OK, "message": codes.message_for(codes.OK), "tx_hash": tx_hash(tx_info),
+                 "predicted_execution_time_ms": sim.now_ms, "volume_quota_remaining": VOLUME_QUOTA_UNLIMITED}
 
 
 async def submit_batch(sim: SimVenue, tx_types: Any, tx_infos: Any, received_ns: int) -> tuple[int, dict[str, Any]]:
