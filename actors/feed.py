@@ -90,6 +90,12 @@ class FeedActor(ActorShell):
         self.client: Any = None
         self.first_batch_ns: int | None = None
 
+    @property
+    def strict_offsets(self) -> bool:
+        """Whether a forward offset jump is a gap: on the paper venue, not on Lighter (see venue/book.py)."""
+        configured = self.settings.feed.strict_offsets
+        return self.settings.mode == "paper" if configured is None else configured
+
     async def _start(self) -> None:
         from venue.ws_client import LighterWsClient
 
@@ -99,6 +105,7 @@ class FeedActor(ActorShell):
             on_event=self._on_ws,
             stale_after_s=self.settings.feed.stale_after_s,
             depth=1,
+            strict_offsets=self.strict_offsets,
         )
         self.sender.open_lanes(*self.subscribers)
         await self.client.start()

@@ -78,6 +78,9 @@ class SimConfig(_Model):
     # funding_rates overrides it per market; 0 = no funding
     funding_rate_per_hour: float = Field(default=0.0000125, ge=-0.04, le=0.04, allow_inf_nan=False)
     funding_rates: dict[int, float] = Field(default_factory=dict)
+    # true: the paper venue runs outside the system (`python -m venue.sim`, at venue.url), which
+    # then starts no venue-sim actor and expects the venue up: it survives the system's restarts
+    external: bool = False
 
     @field_validator("funding_rates")
     @classmethod
@@ -215,6 +218,9 @@ class FeedConfig(_Model):
     batch_interval_ms: float = Field(default=1.0, ge=0)
     stale_after_s: float = Field(default=5.0, gt=0)  # a market silent this long is stale: no new entries
     conflate_book_tops: bool = True
+    # a forward jump of a book's offset is a gap (resubscribe) only where offsets count up by one per
+    # update: the paper venue. Lighter's are not contiguous per market. None: by mode (paper strict)
+    strict_offsets: bool | None = None
 
 
 class StorageConfig(_Model):
@@ -464,7 +470,8 @@ class AppSettings(_Model):
 
     def child_specs(self) -> list[ChildSpec]:
         """Every actor to start in this mode, in start order: children, then one per strategy."""
-        specs = [child for child in self.children if self.mode in child.modes]
+        specs = [child for child in self.children if self.mode in child.modes
+                 and not (child.name == "venue-sim" and self.venue.sim.external)]
         specs += [ChildSpec(name=s.actor_name,
                             actor=self.quoting_actor if s.kind in QUOTING_KINDS else self.strategy_actor)
                   for s in self.enabled_strategies]

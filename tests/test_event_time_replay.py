@@ -26,8 +26,9 @@ ray_session = ray_fixtures.ray_session  # the session-wide Ray (a fixture)
 SPEED = 1000.0  # about 17 minutes of market time per wall second
 RUN_S = 25.0  # of trading, once the first order is approved: about seven hours of market time
 # orders per account per minute: a limit the fast test strategy reaches in its busiest minutes
-# (about 7 orders at most), so the window is seen to fill and then slide on event time
-LIMIT = 4
+# (about 7 orders at most; 3 is reached in any busy stretch, whatever the wall-time jitter at
+# 1000x), so the window is seen to fill and then slide on event time
+LIMIT = 3
 WINDOW_NS = 60 * 10**9
 DATA_START_NS = int(datetime(2025, 5, 4, tzinfo=UTC).timestamp()) * 10**9
 DATA_END_NS = int(datetime(2025, 6, 4, tzinfo=UTC).timestamp()) * 10**9

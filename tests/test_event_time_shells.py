@@ -274,3 +274,19 @@ def test_a_position_taken_from_the_venue_before_any_market_data_gets_the_first_e
         assert position is not None and position["side"] == "long" and position["entry_ts_ms"] == first // 10**6
 
     run(test)
+
+
+def test_the_feed_treats_offset_jumps_as_gaps_only_on_the_paper_venue(tmp_path: Path) -> None:
+    """Lighter's book offsets are not contiguous per market: a live feed that resubscribed on every
+    forward jump would spend its day resynchronising (venue/book.py)."""
+    paper = settings(tmp_path)
+    live = dict(paper, mode="live", strategies=[dict(s, mode="live") for s in paper["strategies"]],
+                venue=dict(paper["venue"], url="https://lighter.invalid", ws_url="wss://lighter.invalid/stream"))
+    pinned = dict(live, feed=dict(live["feed"], strict_offsets=True))
+
+    async def strictness(data: dict[str, Any]) -> bool:
+        return OfflineFeed(ActorContext(name="feed", settings=data)).strict_offsets
+
+    assert asyncio.run(strictness(paper)) is True
+    assert asyncio.run(strictness(live)) is False
+    assert asyncio.run(strictness(pinned)) is True
