@@ -20,17 +20,15 @@ import asyncio
 import json
 import os
 import stat
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from config.cli import OneLineParser
-from lighter_cli.output import ToolError, one_line, print_json, run_tool, table
+from lighter_cli.output import Steps, ToolError, one_line, print_json, run_tool, table
 
 PROG = "lighter-trader keys"
 ETH_KEY_ENV = "LT_ETH_PRIVATE_KEY"
-T = TypeVar("T")
 
 
 class KeyPair:
@@ -99,31 +97,6 @@ def eth_key_from_env() -> str:
         raise ToolError(f"set {ETH_KEY_ENV} to the account's Ethereum private key (it is read from the "
                         "environment only, never from a flag)")
     return value
-
-
-class Steps:
-    """Named, timed steps: a table for people, a list for --json."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-
-    async def run(self, name: str, action: Callable[[], Awaitable[T]], detail: Callable[[T], str]) -> T:
-        started = time.perf_counter()
-        try:
-            result = await action()
-        except ToolError as exc:
-            self.rows.append({"step": name, "ok": False, "ms": _ms(started), "detail": one_line(str(exc))})
-            raise
-        self.rows.append({"step": name, "ok": True, "ms": _ms(started), "detail": detail(result)})
-        return result
-
-    def table(self) -> str:
-        return table(["step", "ok", "ms", "detail"],
-                     [[r["step"], "yes" if r["ok"] else "NO", r["ms"], r["detail"]] for r in self.rows])  # fmt: skip
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
 
 
 async def register(url: str, account_index: int, api_key_index: int, pair: KeyPair, eth_key: str,

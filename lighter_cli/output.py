@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ToolError(Exception):
@@ -60,3 +62,28 @@ class Progress:
         if self.enabled and (force or now - self._last >= self.every_s):
             self._last = now
             print(f"{self.prog}: {text}", file=sys.stderr, flush=True)
+
+
+class Steps:
+    """Named, timed steps: a table for people, a list for --json."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    async def run(self, name: str, action: Callable[[], Awaitable[T]], detail: Callable[[T], str]) -> T:
+        started = time.perf_counter()
+        try:
+            result = await action()
+        except ToolError as exc:
+            self.rows.append({"step": name, "ok": False, "ms": _ms(started), "detail": one_line(str(exc))})
+            raise
+        self.rows.append({"step": name, "ok": True, "ms": _ms(started), "detail": detail(result)})
+        return result
+
+    def table(self) -> str:
+        return table(["step", "ok", "ms", "detail"],
+                     [[r["step"], "yes" if r["ok"] else "NO", r["ms"], r["detail"]] for r in self.rows])  # fmt: skip
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
