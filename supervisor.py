@@ -2,7 +2,9 @@
 [--db PATH] [--dashboard | --no-dashboard] [--address ADDR] [--json-logs]`.
 
 Starts Ray (locally, or joins --address) with usage stats off and the dashboard, when asked for,
-on 127.0.0.1 only; in paper mode starts the simulator as the `venue-sim` actor; spawns the named
+on 127.0.0.1 only; in paper mode starts the simulator as the `venue-sim` actor (not with
+`venue.sim.external: true`: then a paper venue run apart, `python -m venue.sim`, serves venue.url
+and outlives the system, as an exchange does; preflight wants it reachable); spawns the named
 actors of the configuration's child specs (namespace "trader", max_restarts=-1) and one
 `strategy:<name>` per enabled strategy; watches them; prints a status table every 10 s and a
 summary at the end. SIGINT/SIGTERM (or --duration) shut down cleanly: open orders are cancelled

@@ -22,14 +22,19 @@ class PreflightError(Exception):
 def preflight(settings: AppSettings, *, fresh: bool) -> DatabaseLock:
     """What is checked before Ray starts, so that nothing is sent before it passes: the paper
     venue's port is free (DESIGN invariant 8: a system talks only to its own venue), the venue is
-    reachable (live), the database belongs to this venue and market and no other run has it (moved
+    reachable (live, or an external paper venue: venue.sim.external), the database belongs to this venue and market and no other run has it (moved
     aside first with `fresh`). Returns the database lock, held for the life of the run."""
     from storage.identity import DatabaseRefused, check_identity, describe, move_aside
     from storage.writer import prepare_database
     from venue.preflight import unreachable_reason
     from venue.sim.ports import port_in_use
 
-    if settings.mode == "paper":
+    if settings.mode == "paper" and settings.venue.sim.external:  # someone else's paper venue: it must answer
+        reason = unreachable_reason(settings.venue.url)
+        if reason is not None:
+            raise PreflightError(f"the external paper venue {settings.venue.url} cannot be reached: {reason} "
+                                 "(start it first: python -m venue.sim --port PORT)")
+    elif settings.mode == "paper":
         port = settings.venue.sim.port
         if port_in_use(port):
             raise PreflightError(

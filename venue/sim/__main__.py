@@ -90,7 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def build_server(args: argparse.Namespace, markets: list[MarketSpec] | None = None) -> SimServer:
+def build_server(args: argparse.Namespace, markets: list[MarketSpec] | None = None,
+                 server_cls: type[SimServer] = SimServer) -> SimServer:
     config = FaultConfig(
         drop_connections_prob_per_s=args.drop_prob,
         delay_fraction=args.delay_fraction,
@@ -101,7 +102,7 @@ def build_server(args: argparse.Namespace, markets: list[MarketSpec] | None = No
     )
     if args.reject_codes:
         config.reject_codes = args.reject_codes
-    return SimServer(
+    return server_cls(
         args.source,
         speed=args.speed,
         seed=args.seed,

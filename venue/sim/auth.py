@@ -83,6 +83,11 @@ class AuthGate:
         self.clock = clock
         self.refused = 0  # requests and subscriptions refused for their token
         self.expired_subscriptions = 0  # private subscriptions ended when their token expired
+        # the expire-tokens fault (revoke_all): tokens accepted so far, by their expiry, and those
+        # revoked, which are refused as expired from then on (a token made afterwards is accepted)
+        self._accepted: dict[str, int] = {}
+        self._revoked: dict[str, int] = {}
+        self.revocations = 0
 
     def check(self, raw: object, account_index: int) -> AuthToken | None:
         """The token (None when auth is off and none was sent); AuthRefused when it does not open
@@ -90,7 +95,21 @@ class AuthGate:
         if not self.required and raw in (None, ""):
             return None
         try:
-            return check_token(raw, account_index, self.clock())
+            token = check_token(raw, account_index, self.clock())
+            if isinstance(raw, str) and raw in self._revoked:
+                raise AuthRefused(codes.AUTH_EXPIRED, "the token was revoked (the simulator's expire-tokens fault)")
         except AuthRefused:
             self.refused += 1
             raise
+        if isinstance(raw, str) and len(self._accepted) < 100_000:
+            self._accepted[raw] = token.expiry_s
+        return token
+
+    def revoke_all(self) -> int:
+        """Every token accepted until now is expired from now on (a venue that invalidated its
+        sessions); returns how many. Revoked tokens are forgotten once past their own expiry."""
+        now = self.clock()
+        self._revoked = {raw: expiry for raw, expiry in {**self._revoked, **self._accepted}.items() if expiry > now}
+        self._accepted = {}
+        self.revocations += 1
+        return len(self._revoked)

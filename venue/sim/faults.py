@@ -1,7 +1,11 @@
 """Fault knobs of the simulator: what a test (or an operator) can break on purpose, and when.
 
 Set at start from CLI flags and at runtime with POST /sim/faults (a JSON object of the fields of
-FaultConfig, plus the one-shot actions `drop_connections_now` and `skip_offset`). Every random
+FaultConfig, plus the one-shot actions `drop_connections_now`, `skip_offset` and `expire_tokens_now`:
+every auth token accepted so far is refused as expired from then on and every websocket is cut,
+so clients must come back with new tokens; and `http_429_next`: the next N /api requests, or with
+`http_429_path` the next N to that one path, are answered 429 - deterministic, where
+http_429_fraction is random). Every random
 decision comes from its own seeded generator, so a run with the same seed and the same sequence
 of requests injects the same faults, and turning one knob does not shift another's draws.
 """
@@ -27,10 +31,12 @@ class FaultConfig(msgspec.Struct, kw_only=True):
     reject_codes: list[int] = msgspec.field(default_factory=lambda: [codes.INJECTED_FAULT])
     http_429_fraction: float = 0.0  # of /api/v1 requests
     freeze_feed: bool = False  # no order_book / trade updates while true
+    refuse_ws: bool = False  # new websocket connections refused (HTTP 503) while true; with
+    # drop_connections_now: every client is kept away until it is lifted
 
 
 _FRACTIONS = ("drop_connections_prob_per_s", "delay_fraction", "reject_fraction", "http_429_fraction")
-_ACTIONS = ("drop_connections_now", "skip_offset")
+_ACTIONS = ("drop_connections_now", "skip_offset", "expire_tokens_now", "http_429_next", "http_429_path")
 
 
 class Faults:
@@ -43,11 +49,18 @@ class Faults:
         self._reject_rng = random.Random(f"{seed}:reject")
         self._http_rng = random.Random(f"{seed}:http")
         self.pending_offset_skips = 0
+        self.pending_token_expiry = False  # expire_tokens_now asked: the server revokes (take_token_expiry)
+        self.pending_429 = 0  # http_429_next: requests still to answer 429 ...
+        self.pending_429_path = ""  # ... of this path only ("" = any /api path)
         if config is not None:
             self.update(msgspec.structs.asdict(config))
 
     # --- the decisions ---------------------------------------------------------------------
-    def http_429(self) -> bool:
+    def http_429(self, path: str = "") -> bool:
+        """Whether this /api request (its path) is answered 429: the next-N count first, then the fraction."""
+        if self.pending_429 > 0 and (not self.pending_429_path or path == self.pending_429_path):
+            self.pending_429 -= 1
+            return True
         fraction = self.config.http_429_fraction
         return fraction > 0 and self._http_rng.random() < fraction
 
@@ -79,11 +92,17 @@ class Faults:
             return True
         return False
 
+    def take_token_expiry(self) -> bool:
+        """True once after expire_tokens_now was asked: the server then revokes every token."""
+        pending, self.pending_token_expiry = self.pending_token_expiry, False
+        return pending
+
     # --- configuration -----------------------------------------------------------------------
     def update(self, body: dict[str, Any]) -> bool:
         """Apply a partial update; raises ValueError (naming the field) and changes nothing if bad.
 
-        Returns True when the body asks to drop every websocket connection now (the server acts).
+        Returns True when the body asks to drop every websocket connection now (the server acts),
+        which expire_tokens_now implies.
         """
         if not isinstance(body, dict):
             raise ValueError("faults must be a JSON object")
@@ -115,12 +134,26 @@ class Faults:
         drop_now = body.get("drop_connections_now", False)
         if not isinstance(drop_now, bool):
             raise ValueError(f"drop_connections_now must be true or false, got {drop_now!r}")
+        next_429 = body.get("http_429_next", 0)
+        if isinstance(next_429, bool) or not isinstance(next_429, int) or next_429 < 0:
+            raise ValueError(f"http_429_next must be a count >= 0, got {next_429!r}")
+        path_429 = body.get("http_429_path", "")
+        if not isinstance(path_429, str) or (path_429 and not path_429.startswith("/api/")):
+            raise ValueError(f"http_429_path must be an /api/ path or empty, got {path_429!r}")
+        expire_tokens = body.get("expire_tokens_now", False)
+        if not isinstance(expire_tokens, bool):
+            raise ValueError(f"expire_tokens_now must be true or false, got {expire_tokens!r}")
 
         self.config = config
         self.pending_offset_skips += skip
-        return drop_now
+        if "http_429_next" in body:  # a new count replaces what was left of the last one
+            self.pending_429, self.pending_429_path = next_429, path_429
+        self.pending_token_expiry = self.pending_token_expiry or expire_tokens
+        return drop_now or expire_tokens
 
     def snapshot(self) -> dict[str, Any]:
         state = msgspec.structs.asdict(self.config)
         state["pending_offset_skips"] = self.pending_offset_skips
+        state["pending_429"] = self.pending_429
+        state["pending_429_path"] = self.pending_429_path
         return state

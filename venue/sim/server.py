@@ -230,7 +230,7 @@ class SimServer(Sequencing):
         # ValueError: a spec differs from upstream's; their past, if any, is loaded before their first event
         await self.live_sources.start(self.markets, self.apply_event, history_ms=self.history_ms,
                                       load_history=self._load_history)
-        runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self.build_web_app(), access_log=None, handle_signals=False)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.requested_port, reuse_address=True).start()
@@ -578,8 +578,15 @@ class SimServer(Sequencing):
                 for client in list(publisher.clients.values()):
                     publisher.send(client, ping)
 
+    def build_web_app(self) -> web.Application:
+        """The aiohttp application (a subclass may add control paths of its own)."""
+        return build_app(self)
+
     def drop_connections(self) -> int:
-        """The drop-connections-now fault: cut every websocket at once."""
+        """The drop-connections-now fault: cut every websocket at once (after revoking every auth
+        token when the expire-tokens fault asked for it, so no client resubscribes with an old one)."""
+        if self.faults.take_token_expiry():
+            self.auth.revoke_all()
         return self.publisher.drop_all("fault")
 
     def state(self) -> dict[str, Any]:
