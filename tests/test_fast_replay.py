@@ -77,6 +77,19 @@ def test_fast_replay_matches_event_by_event(
     assert _comparable(fast) == _comparable(slow)
 
 
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("kind", ["rsi_bb", "renko_ao"])
+def test_fast_replay_matches_with_fees_and_finer_sampling(month: Candles, kind: str) -> None:
+    """Fees (PnL, so the losing streak's pauses and sizes) and 240 mids a minute."""
+    window = _days(month, 8, 1)
+    window = Candles(window.open_time_ms[:480], window.open[:480], window.high[:480], window.low[:480],
+                     window.close[:480], window.volume[:480], 0)
+    slow = replay_candles(kind, window, fee_bps=2.0, sample_ms=250)
+    fast = fast_replay(kind, window, fee_bps=2.0, sample_ms=250)
+    assert len(slow.trades) > 0 and slow.mids == 480 * 240
+    assert _comparable(fast) == _comparable(slow)
+
+
 def test_fast_replay_windows_a_shared_path(month: Candles) -> None:
     """start_ms/end_ms cut a shared path like a Candles window does."""
     path = mid_path(_days(month, 5, 2))
