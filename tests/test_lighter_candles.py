@@ -12,12 +12,16 @@ import contextlib
 import gzip
 import io
 import json
+import os
+import signal
+import sys
 from typing import Any
 
 import pytest
 
 from lighter_cli.candles import download, main, pages, parse_when, read_back
 from lighter_cli.output import ToolError
+from tests.cli_tools import REPO
 from venue.rest import LighterRest
 from venue.sim.candle_source import read_candles
 from venue.sim.server import SimServer
@@ -115,3 +119,33 @@ async def test_an_interrupted_download_resumes_into_the_uninterrupted_file(tmp_p
             assert code == 2 and expected in stderr and stderr.count("\n") == 1, stderr
             assert stderr.startswith("lighter-trader candles: error:")
         assert gzip.decompress(foreign.read_bytes()) == b"time,price\n1,2\n"  # not touched
+
+
+@pytest.mark.timeout(60)
+async def test_a_download_killed_outright_resumes_into_the_uninterrupted_file(tmp_path):
+    async with SimServer(source="synthetic", speed=1, history_hours=3) as sim:
+        past = sim.candles[2].query("1m")
+        start, end = past[0]["t"], past[0]["t"] + 170 * MINUTE
+        flags = ["--url", sim.url, "--market", "2", "--from", str(start), "--to", str(end), "--page", "1", "--quiet"]
+        full = tmp_path / "full.csv.gz"
+        assert (await cli(*flags, "--out", str(full)))[0] == 0
+
+        killed = tmp_path / "killed.csv.gz"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "lighter_cli", "candles", *flags, "--out", str(killed), cwd=REPO,
+            env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + TIMEOUT
+            while not (killed.exists() and len(read_back(killed)[0]) >= 20):  # a page a request: mid-download
+                assert proc.returncode is None and loop.time() < deadline, "the download never got going"
+                await asyncio.sleep(0.005)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+        kept, _ = read_back(killed)
+        assert 20 <= len(kept) < 170
+        code, stdout, stderr = await cli(*flags, "--out", str(killed), "--json")
+        assert code == 0, stderr
+        assert json.loads(stdout)["resumed_rows"] == len(kept)
+        assert gzip.decompress(killed.read_bytes()) == gzip.decompress(full.read_bytes())
