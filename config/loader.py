@@ -57,7 +57,7 @@ CONFIG_ENV = "LT_CONFIG"
 DEFAULT_PROFILE = Path(__file__).resolve().with_name("paper.yaml")
 
 _SECRET_WORDS = ("key", "secret", "password", "passphrase", "token", "mnemonic", "credential")
-_NOT_SECRETS = frozenset({"api_key_index", "key_file"})
+_NOT_SECRETS = frozenset({"api_key_index", "key_file", "auth_token_lifetime_s"})  # names, not secrets
 _KEY_PATTERN = re.compile(r"^(0x)?[0-9a-fA-F]{80}$")
 TELEGRAM_TOKEN_ENV = "LT_TELEGRAM_BOT_TOKEN"
 TELEGRAM_CHAT_ENV = "LT_TELEGRAM_CHAT_ID"

@@ -430,3 +430,27 @@ def test_settings_can_be_built_in_code_and_keep_their_rules() -> None:
     base["strategies"][1]["account_index"] = 1001
     with pytest.raises(ValueError, match="already used"):
         AppSettings.model_validate(base)
+
+
+def test_every_setting_that_is_not_a_secret_can_be_set_in_yaml() -> None:
+    """The secret guard goes by field names ("token", "key", ...): a plain setting whose name holds
+    such a word (auth_token_lifetime_s) must not be refused with the secrets."""
+    from pydantic import BaseModel, SecretStr
+
+    from config.loader import _looks_secret
+    from config.settings import AppSettings
+
+    def walk(model: type[BaseModel], where: str) -> list[str]:
+        flagged = []
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            inner = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
+            if any(issubclass(a, BaseModel) for a in inner):
+                flagged += walk(next(a for a in inner if issubclass(a, BaseModel)), f"{where}{name}.")
+            elif _looks_secret(name) and SecretStr not in inner and not field.exclude:
+                flagged.append(where + name)
+        return flagged
+
+    assert walk(AppSettings, "") == []
+    live = load_config(REPO / "config" / "live.example.yaml", env={})
+    assert live.venue.auth_token_lifetime_s == 3600
