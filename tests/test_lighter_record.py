@@ -195,3 +195,13 @@ async def test_the_command_records_for_a_duration_stops_on_sigint_and_fails_in_o
     proc = await _cli("record", "--url", sim.ws_url, "--markets", "2", "--out", str(tmp_path / "gone.gz"))
     _, stderr = await asyncio.wait_for(proc.communicate(), TIMEOUT)
     assert proc.returncode == 2 and b"cannot connect" in stderr
+
+
+@pytest.mark.parametrize("tool", ["record", "candles", "keys", "test-order"])
+def test_each_tool_has_help_through_lighter_trader(tool, capsys):
+    from lighter_cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([tool, "--help"])
+    assert exited.value.code == 0
+    assert f"usage: lighter-trader {tool}" in capsys.readouterr().out
