@@ -37,7 +37,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from config.settings import AppSettings, ChildSpec
 STATUS_INTERVAL_S = 10.0
 START_TIMEOUT_S = 120.0
 CALL_TIMEOUT_S = 10.0
+HANDOFF_WAIT_S = 20.0  # how long a secret request waits for Ray to record the asking worker
 FLATTEN_ON_EXIT_WAIT_S = 20.0  # at most this long for the venue to show every position closed
 FLATTEN_RESEND_S = 3.0
 
@@ -105,7 +106,15 @@ class System:
 
     def __init__(self, settings: AppSettings, *, namespace: str = NAMESPACE, config_path: str | None = None,
                  json_logs: bool = False, options: dict[str, dict[str, Any]] | None = None,
-                 cluster: bool = False) -> None:
+                 cluster: bool = False, secret_env: Mapping[str, str] | None = None) -> None:
+        from actors.secret_handoff import HandoffServer, grants_for, secret_values
+
+        # the secrets to hand out (actors.secret_handoff): main() took them out of the environment
+        # before ray.init; without them (tests), this process's environment is read, not changed
+        taken = dict(secret_values(os.environ) if secret_env is None else secret_env)
+        taken.update(_settings_secrets(settings))
+        self.handoff = HandoffServer(grants_for(taken), self._is_worker_of)
+        self._secrets_env = {k: v for k, v in taken.items() if k == "LT_OPERATOR_TOKEN"}
         self.settings = absolute_paths(settings)
         self.namespace = namespace
         self.config_path = config_path
@@ -118,6 +127,7 @@ class System:
         sup = self.settings.supervisor
         self.watch = HeartbeatWatch(timeout_s=sup.heartbeat_timeout_s, start_timeout_s=sup.restart_timeout_s)
         self.children: dict[str, _Child] = {}
+        self._node_id = ""
         self.operator_token_file: Path | None = None
         self.halted_by_supervisor: str | None = None
         self.started_at = time.monotonic()
@@ -132,17 +142,26 @@ class System:
         specs = self.settings.child_specs()
         if any(spec.name == "operator" for spec in specs):
             self._prepare_operator()
+        socket_path = self.handoff.start()
+        self._node_id = ray.get_runtime_context().get_node_id()
         for spec in specs:
             cls = _import_class(spec.actor)
             ctx = ActorContext(name=spec.name, settings=dump, namespace=self.namespace,
                                config_path=self.config_path if spec.name == "router" else None,
                                json_logs=self.json_logs, log_level=self.settings.log_level,
                                options=self.options.get(spec.name, {}), lane_token=self.lane_token,
-                               lane_on_node_ip=self.cluster)
+                               lane_on_node_ip=self.cluster,
+                               secrets_socket=socket_path if spec.name in ("router", "operator") else "")
             retries = getattr(cls, "MAX_TASK_RETRIES", 0)
+            placement: dict[str, Any] = {}
+            if self.cluster and spec.name in ("router", "operator"):
+                # the hand-off is a unix socket on this node: the actors it serves run here
+                from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+                placement["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self._node_id, soft=False)
             handle: Any = ray.remote(cls).options(
                 name=spec.name, namespace=self.namespace, max_restarts=-1, max_task_retries=retries,
-                num_cpus=spec.num_cpus, max_concurrency=1000,
+                num_cpus=spec.num_cpus, max_concurrency=1000, **placement,
             ).remote(ctx)
             self.children[spec.name] = _Child(spec, handle, RestartIntensity(sup.max_restarts, sup.period_s),
                                               Backoff(sup.backoff_base_s, sup.backoff_max_s))
@@ -164,17 +183,34 @@ class System:
 
     def _prepare_operator(self) -> None:
         """The operator API's token (operator_api.token): a new one in `<db>.operator-token`
-        (0600) unless LT_OPERATOR_TOKEN gives it; handed to the operator actor only."""
+        (0600) unless LT_OPERATOR_TOKEN gives it; handed to the operator actor only, through the
+        secret hand-off (never in its constructor arguments, which Ray's state API shows)."""
+        from actors.secret_handoff import OPERATOR_TOKEN_ENV
         from operator_api.token import prepare_token
 
-        token, self.operator_token_file = prepare_token(self.settings.storage.db_path)
+        token, self.operator_token_file = prepare_token(self.settings.storage.db_path, self._secrets_env)
+        self.handoff.grant("operator", OPERATOR_TOKEN_ENV, token)
         own = self.options.get("operator", {})
-        telegram = self.settings.alerts.telegram  # its secrets, which the actors' settings dump excludes
-        secrets = {key: value.get_secret_value() for key, value in
-                   (("telegram_bot_token", telegram.bot_token), ("telegram_chat_id", telegram.chat_id))
-                   if value is not None}
-        self.options = {**self.options, "operator": {**own, **secrets, "token": token,
-                                                     "token_file": str(self.operator_token_file or "")}}
+        self.options = {**self.options, "operator": {**own, "token_file": str(self.operator_token_file or "")}}
+
+    def _is_worker_of(self, role: str, pid: int, wait_s: float = HANDOFF_WAIT_S) -> bool:
+        """Is pid the worker process hosting the actor `role` on this node, by Ray's actor table?
+        Waits up to wait_s: a (re)started actor may ask before Ray has recorded its new worker."""
+        from ray._private.state import actors
+
+        deadline = time.monotonic() + wait_s
+        while True:
+            child = self.children.get(role)
+            if child is not None:
+                try:
+                    info = actors(child.handle._actor_id.hex())
+                except Exception:  # GCS busy: asked again until the deadline
+                    info = {}
+                if info.get("Pid") == pid and info.get("Address", {}).get("NodeID") == self._node_id:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)  # polling Ray's record of the actor's worker
 
     def operator_note(self) -> str | None:
         """Where the operator API listens and where its token is (None without an operator)."""
@@ -371,6 +407,7 @@ class System:
                     ray.kill(child.handle, no_restart=True)
                 except Exception:  # already gone
                     pass
+            self.handoff.close()
         return summary
 
     def _flatten_on_exit(self, wait_s: float = FLATTEN_ON_EXIT_WAIT_S) -> bool:
@@ -414,6 +451,20 @@ class System:
             rest = interval - (time.monotonic() - began)
             if rest > 0:
                 stop_event.wait(rest if end is None else min(rest, max(0.0, end - time.monotonic())))
+
+
+def _settings_secrets(settings: AppSettings) -> dict[str, str]:
+    """The secrets a loaded configuration holds (env keys, key_file keys, Telegram's), by the
+    variable name that carries each: what the hand-off grants beside the environment's."""
+    from config.loader import api_key_env_name
+
+    out = {api_key_env_name(s.account_index, s.api_key_index): s.private_key.get_secret_value()
+           for s in settings.strategies if s.private_key is not None}
+    telegram = settings.alerts.telegram
+    for name, value in (("LT_TELEGRAM_BOT_TOKEN", telegram.bot_token), ("LT_TELEGRAM_CHAT_ID", telegram.chat_id)):
+        if value is not None:
+            out[name] = value.get_secret_value()
+    return out
 
 
 def _venue_positions(url: str, books: list[tuple[int, int]]) -> dict[tuple[int, int], float] | None:
@@ -604,6 +655,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import ray
 
+    from actors.secret_handoff import take_secrets
+
+    # out of the environment before Ray starts: its processes inherit this one's environment
+    taken = take_secrets(os.environ)
     context = _init_ray(settings, args.address, args.namespace)
     # after ray.init, which installs handlers of its own
     signal.signal(signal.SIGINT, _on_signal)
@@ -612,7 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if note:
         print(note, flush=True)
     system = System(settings, namespace=args.namespace, config_path=profile, json_logs=settings.json_logs,
-                    cluster=bool(args.address))
+                    cluster=bool(args.address), secret_env=taken)
+    del taken
     try:
         try:
             system.start()
@@ -632,6 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nsummary\n" + status_view.summary_table(summary), flush=True)
         return 0
     finally:
+        system.handoff.close()
         if not args.address:
             ray.shutdown()
         db_lock.release()

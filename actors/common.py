@@ -88,6 +88,7 @@ class ActorContext(msgspec.Struct, frozen=True, kw_only=True):
     options: dict[str, Any] = {}  # per-actor knobs (tests, benchmarks): documented by each actor
     lane_token: str = ""  # the system's data-lane token (actors.lane); "" = every call goes through Ray
     lane_on_node_ip: bool = False  # serve the lane on the node's address (a cluster), not 127.0.0.1
+    secrets_socket: str = ""  # the supervisor's secret hand-off (actors.secret_handoff): a path, no secret
 
 
 def settings_dump(settings: AppSettings) -> dict[str, Any]:

@@ -7,14 +7,15 @@ through Ray, as `System.status()` does, reads trades from SQLite read-only, send
 commands to risk's `control`, and learns the actors' health from the supervisor, which pushes its
 table every poll (`on_health`). At start it writes `<db>.operator.json` (URL and token file).
 
-The token comes in `ctx.options["token"]` from the supervisor (operator_api.token.prepare_token);
-it is never logged.
+The token (operator_api.token.prepare_token) and Telegram's bot token and chat id come from the
+supervisor's secret hand-off (actors.secret_handoff), fetched at every start of this actor by its
+own worker: never in its constructor arguments or environment (Ray shows or inherits those), never
+logged.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from aiohttp import web
 
 from actors.common import ActorContext, ActorShell, wall_ns
 from actors.metrics import TICK_TO_ORDER_BOUNDARIES_MS
+from actors.secret_handoff import OPERATOR_TOKEN_ENV, TELEGRAM_CHAT_ENV, TELEGRAM_TOKEN_ENV, fetch_secrets
 from alerts.senders import AlertDispatcher
 from alerts.watch import AlertWatch
 from messages.codec import CONTROL
@@ -34,18 +36,14 @@ from operator_api.token import write_info
 HOST = "127.0.0.1"
 CALL_TIMEOUT_S = 3.0
 CONTROL_TIMEOUT_S = 30.0
-TELEGRAM_OPTIONS = {"telegram_bot_token": "LT_TELEGRAM_BOT_TOKEN", "telegram_chat_id": "LT_TELEGRAM_CHAT_ID"}
 
 
 class OperatorActor(ActorShell):
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
-        self.token = str(self.options.pop("token", ""))
+        self.token = ""  # from the hand-off, at start
         self.token_file = self.options.pop("token_file", "") or None
-        # Telegram's bot token and chat id, from the supervisor's settings (config.loader read them
-        # from LT_TELEGRAM_BOT_TOKEN / LT_TELEGRAM_CHAT_ID), like the operator token: never logged
-        self._telegram_env = {env: str(value) for key, env in TELEGRAM_OPTIONS.items()
-                              if (value := self.options.pop(key, None))}
+        self._telegram_env: dict[str, str] = {}  # LT_TELEGRAM_BOT_TOKEN / _CHAT_ID, from the hand-off
         self.report: dict[str, Any] | None = None
         self.report_at = 0.0
         self.requests = 0
@@ -57,8 +55,12 @@ class OperatorActor(ActorShell):
         self._alert_check: asyncio.Task[None] | None = None
 
     async def _start(self) -> None:
+        if self.ctx.secrets_socket:
+            handed = await fetch_secrets(self.ctx.secrets_socket, "operator")
+            self.token = handed.pop(OPERATOR_TOKEN_ENV, "")
+            self._telegram_env = {k: v for k, v in handed.items() if k in (TELEGRAM_TOKEN_ENV, TELEGRAM_CHAT_ENV)}
         if not self.token:
-            raise RuntimeError("no operator token (the supervisor passes one)")
+            raise RuntimeError("no operator token (the supervisor hands one over)")
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._serve)
         self._runner = web.AppRunner(app, access_log=None)
@@ -106,10 +108,10 @@ class OperatorActor(ActorShell):
         if not config.enabled:
             return
         # the bot token and chat id are not in the settings an actor is handed (the dump excludes
-        # them): the supervisor's, else this process's environment; checked as the loader checks them
+        # them): the supervisor's hand-off; checked as the loader checks them
         from config.loader import _attach_telegram
 
-        alerts = _attach_telegram(self.settings, {**os.environ, **self._telegram_env}).alerts
+        alerts = _attach_telegram(self.settings, self._telegram_env).alerts
         self.alerts = AlertDispatcher.from_settings(alerts)
         await self.alerts.start()
         self.alert_watch = AlertWatch(feed_stale_alert_s=config.feed_stale_alert_s,

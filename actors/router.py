@@ -34,8 +34,9 @@ account's token, made here with its signer (venue.auth_tokens: `venue.auth_token
 renewed at 80% of its life); the websocket client resubscribes with a fresh one before the old
 one expires, and at once when the venue ends a subscription. Tokens never leave this process.
 
-Keys: only this actor holds API keys. It reads them in its own process (`load_config` of the
-profile path it is given, i.e. LT_API_KEY_<account>_<key index> or key_file); in paper mode, an
+Keys: only this actor holds API keys, in memory (actors.router_keys): from the supervisor's secret
+hand-off (actors.secret_handoff: the LT_API_KEY_* values, never in any Ray process's environment,
+handed to this worker only, again at every restart) or the strategy's key_file; in paper mode, an
 account without a key gets a throwaway key from lighter.create_api_key() (the simulator does not
 verify signatures). Keys never travel through Ray and never appear in logs.
 
@@ -55,7 +56,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -65,6 +65,7 @@ import msgspec
 from actors.coalesce import Coalescer
 from actors.common import NS_PER_MS, ActorContext, ActorShell, BoundedSet, Outbox, SeqCounter, wall_ns
 from actors.funding_relay import FundingRelay
+from actors.router_keys import router_keys
 from messages.codec import ANY, COMMANDS, ORDER_EVENTS, journal_record
 from messages.orders import (
     CancelAllIntent,
@@ -182,7 +183,8 @@ class RouterActor(ActorShell):
         self.rest = LighterRest(url)
         specs = await self.retrying("market details", self.rest.order_book_details)
         markets = {m: specs[m] for m in self.settings.markets if m in specs}
-        for account, (strategy, key) in self._keys().items():
+        keys = await router_keys(self.accounts, self.settings, self.ctx.secrets_socket, self.log)
+        for account, (strategy, key) in keys.items():
             rate = None if self.settings.mode == "paper" else RateLimiter(self.settings.risk.order_rate_per_min, 60.0)
             self.clients[account] = await OrderClient.create(
                 url, account, strategy.api_key_index, key, markets, rate_limit=rate, sign_pool=self.sign_pool,
@@ -248,33 +250,6 @@ class RouterActor(ActorShell):
             self.events.put_nowait((wall_ns(), done))
             await done.wait()
         return len(missed)
-
-    def _keys(self) -> dict[int, tuple[Any, str]]:
-        """account -> (its strategy config, private key). Read here, in this process only."""
-        import lighter
-
-        from config.loader import api_key_env_name, load_config
-
-        loaded: dict[int, Any] = {}
-        if self.ctx.config_path:
-            settings = load_config(self.ctx.config_path)  # ConfigError names a field, never a key
-            loaded = {s.account_index: s.private_key for s in settings.strategies if s.private_key is not None}
-        out: dict[int, tuple[Any, str]] = {}
-        for account, strategy in self.accounts.items():
-            secret = loaded.get(account)
-            key = secret.get_secret_value() if secret is not None else None
-            if key is None:
-                key = os.environ.get(api_key_env_name(account, strategy.api_key_index)) or None
-            if key is None and self.settings.mode == "paper":
-                key, _public, error = lighter.create_api_key()
-                if error is not None or key is None:
-                    raise RuntimeError(f"cannot make a throwaway key for account {account}")
-                self.log.info("paper account {}: using a throwaway API key", account)
-            if key is None:
-                raise RuntimeError(f"no API key for account {account}: set "
-                                   f"{api_key_env_name(account, strategy.api_key_index)} or key_file")
-            out[account] = (strategy, key)
-        return out
 
     async def _reload_open_orders(self, accounts: list[int]) -> int:
         rows = await self.sender.call("persistence", "open_orders", accounts, timeout_s=60.0)
