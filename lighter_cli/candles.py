@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import gzip
 import os
+import sys
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -244,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_json(summary)
         else:
             print(table(["candles", "value"], [[k, v] for k, v in summary.items()]))
+        if not summary["rows"]:
+            print(f"{PROG}: note: the venue has no {args.resolution} candles of market {args.market} in the range",
+                  file=sys.stderr, flush=True)
         return 0
 
     return run_tool(PROG, body)

@@ -200,7 +200,7 @@ async def check_order_cycle(url: str, account_index: int, api_key_index: int, ma
             await client.close()
     return {"market_id": market_id, "symbol": spec.symbol, "side": "sell" if plan.is_ask else "buy",
             "size": spec.format_size(plan.base_units), "price": spec.format_price(plan.price_units),
-            "mid": plan.mid, **placed}  # fmt: skip
+            "mid": round(plan.mid, spec.price_decimals), **placed}  # fmt: skip
 
 
 async def _cleanup(client: Any, market_id: int, placed: dict[str, Any], nonce: int, api_key_index: int,
