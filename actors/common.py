@@ -41,6 +41,8 @@ from venue.client_ids import client_order_index_for as client_order_index_for  #
 
 NAMESPACE = "trader"
 NS_PER_MS = 1_000_000
+# start-up calls to the venue are retried this long (429s, an outage) before the actor gives up
+START_RETRY_S = 300.0
 RESTART_JUMP = 1_000_000  # a seq jump this large means the sender restarted (seqs start at wall-clock us)
 
 
@@ -413,6 +415,8 @@ class ActorShell:
         self.ready_ns: int | None = None
         self.last_error: str | None = None
         self.errors = 0
+        self.retries = 0  # attempts retried by `retrying` (start-up calls to the venue and peers)
+        self.rate_limited = 0  # ... of them after a rate-limit answer
         self._beats = 0
         self._start_task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._run_start())
 
@@ -459,18 +463,24 @@ class ActorShell:
 
     async def retrying(self, what: str, attempt: Callable[[], Awaitable[Any]], *, timeout_s: float = 60.0,
                        retry_on: tuple[type[BaseException], ...] = (Exception,)) -> Any:
-        """Run attempt() until it succeeds (exponential back-off up to 1 s) or timeout_s passes."""
+        """Run attempt() until it succeeds or timeout_s passes: exponential back-off up to 1 s, and
+        from 0.5 s up to 8 s after a rate-limit answer (venue.backoff), so retries respect the limit."""
+        from venue.backoff import next_delay_s, rate_limited
+
         deadline = time.monotonic() + timeout_s
-        delay = 0.05
+        delay = 0.025
         while True:
             try:
                 return await attempt()
             except retry_on as exc:
+                delay = next_delay_s(exc, delay)
                 if time.monotonic() + delay > deadline:
                     raise
-                self.log.info("{} not yet possible ({}: {}); retrying", what, type(exc).__name__, exc)
+                self.retries += 1
+                self.rate_limited += rate_limited(exc)
+                self.log.info("{} not yet possible ({}: {}); retrying in {:.2f} s", what, type(exc).__name__, exc,
+                              delay)
                 await asyncio.sleep(delay)  # back-off between attempts at something outside our control
-                delay = min(1.0, delay * 2)
 
     # --- liveness ------------------------------------------------------------------------------
     def note_error(self, text: str) -> None:
@@ -497,6 +507,8 @@ class ActorShell:
             "ready": 1.0 if self.ready_ns is not None else 0.0,
             "ready_ms": float((self.ready_ns or 0) // NS_PER_MS),
             "errors": float(self.errors),
+            "retried_calls": float(self.retries),
+            "retried_rate_limited": float(self.rate_limited),
             "send_failures": float(self.sender.failures),
             **self.sender.lane_stats(),
         }

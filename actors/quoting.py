@@ -31,6 +31,7 @@ import msgspec
 
 from actors.common import (
     NS_PER_MS,
+    START_RETRY_S,
     ActorContext,
     ActorShell,
     Outbox,
@@ -100,7 +101,7 @@ class QuotingActor(ActorShell):
 
         self.sender.open_lanes("risk", "persistence")
         self.rest = LighterRest(self.settings.venue.url)
-        specs = await self.retrying("market details", self.rest.order_book_details)
+        specs = await self.retrying("market details", self.rest.order_book_details, timeout_s=START_RETRY_S)
         market = specs[self.market_id]
         cfg = self.cfg
         self.strategy = build_quoting(cfg.kind, self.strategy_name, market, order_ids=self._next_order_id,
@@ -160,7 +161,7 @@ class QuotingActor(ActorShell):
     async def _adopt_venue_position(self) -> None:
         """The venue's position is the truth: the strategy takes it when its own differs (fills it
         never heard of, a liquidation, a trade by hand)."""
-        info = await self.retrying("account", lambda: self.rest.account(self.account))
+        info = await self.retrying("account", lambda: self.rest.account(self.account), timeout_s=START_RETRY_S)
         venue = next((p for p in info.positions if p.market_id == self.market_id), None)
         size, entry = (venue.size, venue.avg_entry_price) if venue is not None else (0.0, 0.0)
         ours = self.strategy.inventory
@@ -173,7 +174,7 @@ class QuotingActor(ActorShell):
 
         # through the router: the venue's private endpoint wants the account's token, made only there
         raw = await self.retrying("active orders", lambda: self.sender.call(
-            "router", "venue_active_orders", self.account, self.market_id, timeout_s=60.0))
+            "router", "venue_active_orders", self.account, self.market_id, timeout_s=60.0), timeout_s=START_RETRY_S)
         rows = [msgspec.msgpack.decode(r, type=AccountOrder) for r in raw]
         live = [LiveOrder(coi=o.client_order_index, side="sell" if o.is_ask else "buy", price=o.price,
                           remaining=o.remaining_size) for o in rows]

@@ -63,6 +63,7 @@ import msgspec
 
 from actors.common import (
     NS_PER_MS,
+    START_RETRY_S,
     ActorContext,
     ActorShell,
     BoundedSet,
@@ -105,6 +106,7 @@ from risk.event_clock import EventClock
 from risk.positions import PositionBook
 from risk.refusal_digest import RefusalDigest, RefusalLine
 from venue.tiers import tier_named
+from venue.wire import PositionFunding
 
 RISK_CODES: dict[str, int] = {
     "unknown_strategy": 30001,
@@ -126,6 +128,7 @@ RISK_CODES: dict[str, int] = {
     "not_reconciled": 30017,
 }
 INFLIGHT_FORGET_S = 30.0  # an approved order not heard of for this long is left to storage's view
+FUNDINGS_TIMEOUT_S = 15.0  # the router's read of the account's funding history
 
 
 def breaker_to_message(breaker: CircuitBreaker, ts_event: int, seq: int) -> BreakerState:
@@ -218,13 +221,14 @@ class RiskActor(ActorShell):
 
         self.sender.open_lanes("router", "persistence")
         self.rest = LighterRest(self.settings.venue.url)
-        specs = await self.retrying("market details", self.rest.order_book_details)
+        specs = await self.retrying("market details", self.rest.order_book_details, timeout_s=START_RETRY_S)
         missing = [m for m in self.settings.markets if m not in specs]
         if missing:
             raise ValueError(f"the venue does not list markets {missing}")
         limits: dict[str, StrategyLimits] = {}
         for s in self.strategies.values():
-            info = await self.retrying(f"account {s.account_index}", partial(self.rest.account, s.account_index))
+            info = await self.retrying(f"account {s.account_index}", partial(self.rest.account, s.account_index),
+                                       timeout_s=START_RETRY_S)
             equity = info.total_asset_value or info.collateral
             limits[s.name] = StrategyLimits(account_index=s.account_index, market_id=s.market_id,
                                             size_max=s.size_max, equity=equity,
@@ -234,8 +238,9 @@ class RiskActor(ActorShell):
         self.engine = RiskEngine(limits, {m: specs[m] for m in self.settings.markets}, self.limits,
                                  self.breaker_limits)
         await self._restore()
-        for account in self.accounts:
-            await self._reconcile(account)
+        for account in self.accounts:  # the venue may answer 429 or fail for a while: not a reason to die
+            await self.retrying(f"reconciliation of {account}", partial(self._reconcile, account),
+                                timeout_s=START_RETRY_S)
         self._resume_flatten()
         self.reconcile_task = asyncio.ensure_future(self._reconcile_loop())
 
@@ -337,9 +342,10 @@ class RiskActor(ActorShell):
         for _ in range(2):
             if not positions.funding_mismatches(account, _paid_out(info)):
                 return
-            try:
-                history = await self.rest.position_fundings(account)
-            except Exception as exc:  # Lighter keeps it private (an auth token, which risk does not hold)
+            try:  # private at Lighter: through the router, which holds the account's key and makes its token
+                rows = await self.sender.call("router", "venue_position_fundings", account, timeout_s=FUNDINGS_TIMEOUT_S)
+                history = [msgspec.msgpack.decode(r, type=PositionFunding) for r in rows]
+            except Exception as exc:  # the router or the venue is away: the next reconciliation looks again
                 history = []
                 self.log.info("funding history of account {} not read: {}", account, type(exc).__name__)
             for entry in reversed(history):  # oldest first
@@ -500,7 +506,11 @@ class RiskActor(ActorShell):
     def _command(self, intent: OrderIntent | ModifyIntent | CancelIntent | CancelAllIntent, origin_ns: int) -> None:
         # a record stamp, no clock: storage keeps it as the order's sent_at, nothing measures
         # event time by it; the wall clock says when risk approved it
-        command = OrderCommand(intent=intent, ts_event=wall_ns(), seq=self.cmd_seq.next())
+        # approved_ns/max_age_ms: the router sends an entry within approval_ttl_ms of now, or never
+        # (risk.approval); a timeout, so on the wall clock
+        now = wall_ns()
+        command = OrderCommand(intent=intent, ts_event=now, seq=self.cmd_seq.next(), approved_ns=now,
+                               max_age_ms=self.settings.risk.approval_ttl_ms)
         if self.peers.get("router") is None:
             self.note_error("no router: command dropped")
             return

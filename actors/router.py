@@ -63,9 +63,19 @@ from typing import Any
 import msgspec
 
 from actors.coalesce import Coalescer
-from actors.common import NS_PER_MS, ActorContext, ActorShell, BoundedSet, Outbox, SeqCounter, wall_ns
+from actors.common import (
+    NS_PER_MS,
+    START_RETRY_S,
+    ActorContext,
+    ActorShell,
+    BoundedSet,
+    Outbox,
+    SeqCounter,
+    wall_ns,
+)
 from actors.funding_relay import FundingRelay
 from actors.router_keys import router_keys
+from actors.router_orders import NotSent, RouterOrder, SendGate, coi_of
 from messages.codec import ANY, COMMANDS, ORDER_EVENTS, journal_record
 from messages.orders import (
     CancelAllIntent,
@@ -83,6 +93,7 @@ from messages.orders import (
     OrderPartiallyFilled,
     OrderRejected,
 )
+from risk.approval import STALE_APPROVAL
 from storage.loaders import StoredOrder
 
 ROUTER_ERROR = 40001  # OrderRejected.code when the router could not send an order
@@ -90,40 +101,9 @@ NOT_ROUTABLE = 40002  # no client for the account
 SEND_RETRIES = 3
 UNKNOWN_FATE_CHECK_S = 3.0
 SNAPSHOT_WAIT_S = 10.0
+SHUTDOWN_SETTLE_S = 12.0  # a send in flight at shutdown: its answer (the REST timeout is 10 s)
 TRADES_PAGE = 100  # Lighter's largest page of account trades
 SIZE_EPS = 1e-9
-
-
-def _coi_of(account: int, trade: Any) -> int:
-    """The account's client order index in a trade (-1 when the account is on neither side)."""
-    if trade.ask_account_id == account:
-        return int(trade.ask_client_id)
-    return int(trade.bid_client_id) if trade.bid_account_id == account else -1
-
-
-class _Order:
-    __slots__ = ("strategy", "account", "market", "coi", "side", "size", "is_exit", "filled", "order_index",
-                 "state", "origin_ns", "sent_ns", "resolved")
-
-    def __init__(self, strategy: str, account: int, market: int, coi: int, side: str, size: float,
-                 is_exit: bool, filled: float = 0.0, state: str = "pending", origin_ns: int = 0) -> None:
-        self.strategy = strategy
-        self.account = account
-        self.market = market
-        self.coi = coi
-        self.side = side
-        self.size = size
-        self.is_exit = is_exit
-        self.filled = filled
-        self.order_index: int | None = None
-        self.state = state  # pending | sent | unknown | open | done
-        self.origin_ns = origin_ns
-        self.sent_ns = 0
-        self.resolved = True  # False for orders reloaded at restart until the venue settled them
-
-    @property
-    def done(self) -> bool:
-        return self.state == "done"
 
 
 class RouterActor(ActorShell):
@@ -144,7 +124,7 @@ class RouterActor(ActorShell):
         self.ws: Any = None
         self.tokens: dict[int, Any] = {}  # account -> venue.auth_tokens.AuthTokens
         self.newest_fill: dict[int, int] = {}  # account -> the newest trade id stored at start
-        self.orders: dict[tuple[int, int], _Order] = {}
+        self.orders: dict[tuple[int, int], RouterOrder] = {}
         self.known: set[tuple[int, int]] = set()
         self.seen_fills = BoundedSet(1_000_000)
         self.event_seq = SeqCounter()
@@ -164,12 +144,15 @@ class RouterActor(ActorShell):
         self.counts: dict[str, int] = {"sent": 0, "accepted": 0, "rejected": 0, "fills": 0, "canceled": 0,
                                        "duplicates": 0, "retries": 0, "unknown_fate": 0, "cancel_sent": 0,
                                        "fills_stored_before": 0, "modify_sent": 0, "fills_recovered": 0,
-                                       "trade_pages": 0}
+                                       "trade_pages": 0, "resubscriptions": 0, "stale_approvals": 0,
+                                       "never_sent_at_shutdown": 0}
         self.consumer: asyncio.Task[None] | None = None
         self.modify_batcher: Coalescer[tuple[int, int, float, float, bool], Any] = Coalescer(
             self._send_modify, self._send_modifies)
         self.last_event_lag_ms = 0.0
         self.funding = FundingRelay(self.sender, self.settings.enabled_strategies)  # hourly funding -> storage, risk
+        self.closing = False  # shutdown began: orders not yet sent never will be
+        self.recovering: dict[int, asyncio.Lock] = {a: asyncio.Lock() for a in self.accounts}
 
     # --- start-up ------------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -181,7 +164,7 @@ class RouterActor(ActorShell):
 
         url = self.settings.venue.url
         self.rest = LighterRest(url)
-        specs = await self.retrying("market details", self.rest.order_book_details)
+        specs = await self.retrying("market details", self.rest.order_book_details, timeout_s=START_RETRY_S)
         markets = {m: specs[m] for m in self.settings.markets if m in specs}
         keys = await router_keys(self.accounts, self.settings, self.ctx.secrets_socket, self.log)
         for account, (strategy, key) in keys.items():
@@ -218,7 +201,8 @@ class RouterActor(ActorShell):
             if isinstance(result, Exception):
                 self.note_error(f"no account snapshot for {account} within {SNAPSHOT_WAIT_S:g} s")
         for account in accounts:
-            await self.retrying(f"fills of {account}", functools.partial(self._recover_fills, account))
+            await self.retrying(f"fills of {account}", functools.partial(self._recover_fills, account),
+                                timeout_s=START_RETRY_S)
         await self._settle_reloaded()
         self.sender.send("risk", "resync")  # fills this router stored but could not deliver before a crash
         self.log.info("routing for accounts {} ({} open orders reloaded)", accounts, reloaded)
@@ -227,18 +211,37 @@ class RouterActor(ActorShell):
         """The account's current auth token (a new one once 80% of the last one's life passed)."""
         return str(self.tokens[account].current())
 
-    async def _recover_fills(self, account: int) -> int:
+    async def _recover_fills(self, account: int, since_start: bool = True) -> int:
         """Fills of the account's orders this router never stored (it was down, or the stream
         missed them), paged out of the venue's trades (venue.fill_recovery); they go through the
-        consumer, in trade order, like streamed ones. Returns how many."""
+        consumer, in trade order, like streamed ones. Returns how many. since_start=False (after a
+        re-subscription): the walk stops at a page with nothing missed, not at the newest fill
+        stored at start (newer ones may have been missed since)."""
         from venue.fill_recovery import missed_fills
+
+        async with self.recovering[account]:  # one walk at a time: the next sees what this one stored
+            missed, pages = await missed_fills(
+                lambda cursor: self.rest.account_trades(account, self._auth(account), limit=TRADES_PAGE,
+                                                        cursor=cursor),
+                stored=lambda t: (account, t.trade_id) in self.seen_fills,
+                ours=lambda t: self._order_for(account, coi_of(account, t)) is not None,
+                newest_stored=self.newest_fill.get(account) if since_start else None)
+            await self._deliver_recovered(account, missed, pages)
+        return len(missed)
+
+    async def _recover_after_resubscription(self, account: int) -> None:
+        """The account stream came back (a reconnection, a renewed token): its snapshot carries
+        only the last 50 fills, so what happened while it was away is paged out of the venue."""
+        self.counts["resubscriptions"] += 1
+        try:
+            await self.retrying(f"fills of {account} after re-subscription",
+                                functools.partial(self._recover_fills, account, since_start=False))
+        except Exception as exc:  # the venue stayed away: the next re-subscription or start looks again
+            self.note_error(f"fills of {account} not recovered after re-subscription: {type(exc).__name__}: {exc}")
+
+    async def _deliver_recovered(self, account: int, missed: list[Any], pages: int) -> None:
         from venue.wire import AccountUpdated
 
-        missed, pages = await missed_fills(
-            lambda cursor: self.rest.account_trades(account, self._auth(account), limit=TRADES_PAGE, cursor=cursor),
-            stored=lambda t: (account, t.trade_id) in self.seen_fills,
-            ours=lambda t: self._order_for(account, _coi_of(account, t)) is not None,
-            newest_stored=self.newest_fill.get(account))
         self.counts["trade_pages"] += pages
         if missed:
             self.log.info("account {}: {} fills not stored before, recovered from the venue", account, len(missed))
@@ -249,7 +252,6 @@ class RouterActor(ActorShell):
             self.events.put_nowait((wall_ns(), update))
             self.events.put_nowait((wall_ns(), done))
             await done.wait()
-        return len(missed)
 
     async def _reload_open_orders(self, accounts: list[int]) -> int:
         rows = await self.sender.call("persistence", "open_orders", accounts, timeout_s=60.0)
@@ -259,11 +261,11 @@ class RouterActor(ActorShell):
             active[account] = {}
             for market in self.settings.markets:
                 orders = await self.retrying(f"active orders of {account}", functools.partial(
-                    self.rest.active_orders, account, market, auth=self._auth(account)))
+                    self.rest.active_orders, account, market, auth=self._auth(account)), timeout_s=START_RETRY_S)
                 for o in orders:
                     active[account][o.client_order_index] = o
         for row in stored:
-            order = _Order(row.strategy, row.account_index, row.market_id, row.client_order_index, row.side,
+            order = RouterOrder(row.strategy, row.account_index, row.market_id, row.client_order_index, row.side,
                            row.size, row.is_exit, filled=row.filled_size)
             venue = active.get(row.account_index, {}).get(row.client_order_index)
             if venue is not None:
@@ -310,7 +312,7 @@ class RouterActor(ActorShell):
         if key in self.orders or key in self.known:
             self.counts["duplicates"] += 1
             return "duplicate"
-        order = _Order(intent.strategy, intent.account_index, intent.market_id, intent.client_order_index,
+        order = RouterOrder(intent.strategy, intent.account_index, intent.market_id, intent.client_order_index,
                        intent.side, intent.size, intent.is_exit, origin_ns=origin_ns)
         self.orders[key] = order
         if origin_ns:
@@ -330,9 +332,22 @@ class RouterActor(ActorShell):
         # never reach this line
         journal = self.sender.call_now("persistence", "write_durable", COMMANDS.encode(command), timeout_s=60.0)
         journal.add_done_callback(lambda _f: self.stage_ms["journal"].append((wall_ns() - received_ns) / 1e6))
-        return await self._send(order, intent, client, journal)
+        return await self._send(order, intent, client, journal, SendGate(journal, command, lambda: self.closing))
 
-    async def _send(self, order: _Order, intent: OrderIntent, client: Any, journal: asyncio.Future[None]) -> str:
+    async def _send(self, order: RouterOrder, intent: OrderIntent, client: Any, journal: asyncio.Future[None],
+                    gate: SendGate) -> str:
+        """Sent once the gate passed (journaled; approval not expired; not shutting down)."""
+        try:
+            return await self._send_gated(order, intent, client, journal, gate)
+        except NotSent as refusal:  # journaled, never sent: the order ends here
+            await journal
+            self.counts["stale_approvals" if refusal.code == STALE_APPROVAL else "never_sent_at_shutdown"] += 1
+            self.log.warning("order {} of {} not sent: {}", order.coi, order.strategy, refusal.reason)
+            await self._finish(order, self._rejected(order, refusal.code, refusal.reason, "router"))
+            return "rejected"
+
+    async def _send_gated(self, order: RouterOrder, intent: OrderIntent, client: Any, journal: asyncio.Future[None],
+                          gate: SendGate) -> str:
         from venue.order_client import NETWORK_ERROR, TxAccepted
 
         is_ask = intent.side == "sell"
@@ -349,13 +364,13 @@ class RouterActor(ActorShell):
                 assert intent.worst_price is not None
                 outcome = await client.market_order(intent.market_id, is_ask, intent.size, intent.worst_price,
                                                     reduce_only=intent.reduce_only,
-                                                    client_order_index=intent.client_order_index, gate=journal)
+                                                    client_order_index=intent.client_order_index, gate=gate)
             else:
                 assert intent.price is not None
                 outcome = await client.limit_order(intent.market_id, is_ask, intent.size, intent.price,
                                                    tif=intent.tif, reduce_only=intent.reduce_only,
                                                    client_order_index=intent.client_order_index,
-                                                   expiry_ms=intent.expiry_ms, gate=journal)
+                                                   expiry_ms=intent.expiry_ms, gate=gate)
             if attempt == 0:
                 self.stage_ms["send"].append((wall_ns() - sent_ns) / 1e6)
                 if isinstance(outcome, TxAccepted):  # nonce and signature, up to the send
@@ -387,7 +402,7 @@ class RouterActor(ActorShell):
         await self._finish(order, self._rejected(order, outcome.code, outcome.reason, source))
         return "rejected"
 
-    async def _check_unknown(self, order: _Order) -> None:
+    async def _check_unknown(self, order: RouterOrder) -> None:
         await asyncio.sleep(UNKNOWN_FATE_CHECK_S)  # give the account stream time to report the order
         if order.done or order.state != "unknown":
             return
@@ -406,7 +421,7 @@ class RouterActor(ActorShell):
                 client_order_index=order.coi, reason="fate unknown: not at the venue",
                 ts_event=wall_ns(), seq=self.event_seq.next()))
 
-    def _rejected(self, order: _Order, code: int, reason: str, source: str) -> OrderRejected:
+    def _rejected(self, order: RouterOrder, code: int, reason: str, source: str) -> OrderRejected:
         self.counts["rejected"] += 1
         self.metrics.rejects.inc(1, tags=self.metrics.tags(order.strategy))
         return OrderRejected(strategy=order.strategy, account_index=order.account, market_id=order.market,
@@ -515,15 +530,17 @@ class RouterActor(ActorShell):
         await self.funding.on_update(update)
         if update.is_snapshot:
             event = self.snapshots.get(account)
-            if event is not None:
+            if event is not None and event.is_set():  # not the first: the stream was away
+                asyncio.ensure_future(self._recover_after_resubscription(account))
+            elif event is not None:
                 event.set()
 
-    def _order_for(self, account: int, coi: int) -> _Order | None:
+    def _order_for(self, account: int, coi: int) -> RouterOrder | None:
         order = self.orders.get((account, coi))
         if order is None and (account, coi) in self.known:
             strategy = self.accounts.get(account)
             if strategy is not None:  # journaled by an earlier incarnation and since forgotten
-                order = _Order(strategy.name, account, strategy.market_id, coi, "buy", 0.0, False, state="done")
+                order = RouterOrder(strategy.name, account, strategy.market_id, coi, "buy", 0.0, False, state="done")
         return order
 
     async def _on_trade(self, account: int, trade: Any) -> None:
@@ -601,7 +618,7 @@ class RouterActor(ActorShell):
                     ts_event=venue_order.updated_at_ms * NS_PER_MS or wall_ns(), seq=self.event_seq.next())
             await self._finish(order, event)
 
-    async def _finish(self, order: _Order, event: OrderEventMessage) -> None:
+    async def _finish(self, order: RouterOrder, event: OrderEventMessage) -> None:
         order.state = "done"
         if isinstance(event, OrderCanceled | OrderExpired):
             self.counts["canceled"] += 1
@@ -616,10 +633,23 @@ class RouterActor(ActorShell):
 
     # --- shutdown and queries ------------------------------------------------------------------
     async def shutdown(self, cancel_orders: bool = True) -> dict[str, Any]:
-        """Cancel every open order (when asked), flush the journal, close the clients."""
+        """Settle every order in flight, cancel every open order (when asked), flush the journal,
+        close the clients. An order journaled but not sent is never sent now: its send gate refuses
+        it (reported rejected, "never sent"); one being sent is waited for, up to SHUTDOWN_SETTLE_S
+        (the venue's answer says accepted or rejected); one whose answer does not come stays open
+        in storage, for the next start to settle with the venue."""
         await self.ready()
+        self.closing = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_SETTLE_S
+        while any(o.state == "pending" for o in self.orders.values()) and loop.time() < deadline:
+            await asyncio.sleep(0.02)  # each pending send ends at its gate or with the venue's answer
+        unsettled = [o.coi for o in self.orders.values() if o.state == "pending"]
+        if unsettled:
+            self.log.warning("shutdown: {} orders sent without an answer; settled with the venue at the next start: {}",
+                             len(unsettled), unsettled[:10])
         results: dict[str, Any] = {}
-        if cancel_orders:
+        if cancel_orders:  # after the sends in flight ended: an order placed meanwhile is canceled too
             for account, client in self.clients.items():
                 outcome = await client.cancel_all()
                 results[str(account)] = type(outcome).__name__
@@ -684,8 +714,16 @@ class RouterActor(ActorShell):
         rows = await self.rest.active_orders(account, market, auth=self._auth(account))
         return [msgspec.msgpack.encode(o) for o in rows]
 
+    async def venue_position_fundings(self, account: int, limit: int = 100) -> list[bytes]:
+        """The account's newest funding payments at the venue (msgpack wire.PositionFunding, newest
+        first), for risk's reconciliation: Lighter's positionFunding is private (the account's token)."""
+        await self.ready()
+        rows = await self.rest.position_fundings(account, limit, auth=self._auth(account))
+        return [msgspec.msgpack.encode(f) for f in rows]
+
     def stats(self) -> dict[str, float]:
         out = {k: float(v) for k, v in self.counts.items()}
+        out["closing"] = 1.0 if self.closing else 0.0
         tokens = sum(t.made for t in self.tokens.values())
         out["auth_tokens_made"] = float(tokens)
         if self.ws is not None:

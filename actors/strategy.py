@@ -32,6 +32,7 @@ their seq, fills on their trade id, order endings on the client order index.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import deque
 from typing import Any
@@ -40,6 +41,7 @@ import msgspec
 
 from actors.common import (
     NS_PER_MS,
+    START_RETRY_S,
     ActorContext,
     ActorShell,
     BoundedSet,
@@ -124,7 +126,7 @@ class StrategyActor(ActorShell):
 
         self.sender.open_lanes("risk", "persistence")
         self.rest = LighterRest(self.settings.venue.url)
-        specs = await self.retrying("market details", self.rest.order_book_details)
+        specs = await self.retrying("market details", self.rest.order_book_details, timeout_s=START_RETRY_S)
         self.market = specs[self.market_id]
         cfg = self.cfg
         overrides = {"size_min": cfg.size_min, "size_max": cfg.size_max, **cfg.params}
@@ -305,8 +307,9 @@ class StrategyActor(ActorShell):
         end_ms = 4_102_444_800_000  # 2100: everything up to now
         try:
             while len(rows) < want:
-                page = await self.rest.candles(self.market_id, resolution, 0, end_ms,
-                                               min(VENUE_CANDLES_PER_READ, want - len(rows)))
+                page = await self.retrying("venue candles", functools.partial(
+                    self.rest.candles, self.market_id, resolution, 0, end_ms,
+                    min(VENUE_CANDLES_PER_READ, want - len(rows))), timeout_s=30.0)
                 older = [c for c in page if c.ts_ms not in rows]
                 if not older:
                     break

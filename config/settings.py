@@ -210,6 +210,8 @@ class RiskConfig(_Model):
     cancel_rate_per_min: int = Field(default=60, ge=1)
     breakers: BreakerConfig = BreakerConfig()
     reconcile_interval_s: float = Field(default=30.0, gt=0)
+    # an approved entry not sent within this long of its approval is refused by the router (risk.approval)
+    approval_ttl_ms: int = Field(default=1000, ge=0)  # 0: no deadline
 
 
 class FeedConfig(_Model):

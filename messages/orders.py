@@ -131,9 +131,14 @@ Intent = OrderIntent | ModifyIntent | CancelIntent | CancelAllIntent
 
 
 class OrderCommand(Message, frozen=True, kw_only=True, tag="order_command"):
-    """An intent approved by risk. ts_event is the approval time; seq is risk's own counter."""
+    """An intent approved by risk. ts_event is the approval time; seq is risk's own counter.
+
+    approved_ns and max_age_ms: the approval's deadline (wall clock: a timeout, not event time).
+    The router sends an entry no later than approved_ns + max_age_ms (risk.approval); 0 = none."""
 
     intent: Intent
+    approved_ns: int = 0
+    max_age_ms: int = 0
 
     @property
     def strategy(self) -> str:

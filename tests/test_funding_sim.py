@@ -13,6 +13,8 @@ import aiohttp
 import lighter.models as sdk
 import pytest
 
+from tests.sim_tokens import paper_token
+from venue import codes
 from venue.markets import MarketSpec
 from venue.sim.engine import MatchingEngine
 from venue.sim.funding import HOUR_MS, FundingLedger, FundingRates, HourClock, funding_change
@@ -138,8 +140,8 @@ async def sim() -> Any:
         yield server
 
 
-async def _get(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
-    async with http.get(url) as resp:
+async def _get(http: aiohttp.ClientSession, url: str, auth: str | None = None) -> dict[str, Any]:
+    async with http.get(url, headers={"authorization": auth} if auth else None) as resp:
         assert resp.status == 200, await resp.text()
         body: dict[str, Any] = json.loads(await resp.text())
         return body
@@ -187,11 +189,18 @@ async def test_paper_venue_shows_funding_in_positions_histories_and_endpoints(si
         assert position["total_funding_paid_out"] == "-0.135000"
         # nothing closed yet and no fees: the collateral moved by funding alone
         assert float(account["accounts"][0]["collateral"]) == pytest.approx(10_000.0 + 3 * change, abs=1e-9)
-        history = await _get(http, f"{sim.url}/api/v1/positionFunding?account_index=5&limit=1")
+        # private, as on Lighter: refused without the account's own token
+        async with http.get(f"{sim.url}/api/v1/positionFunding?account_index=5&limit=1") as resp:
+            assert json.loads(await resp.text())["code"] == codes.AUTH_MISSING
+        async with http.get(f"{sim.url}/api/v1/positionFunding?account_index=5&limit=1",
+                            headers={"authorization": paper_token(6)}) as resp:
+            assert json.loads(await resp.text())["code"] == codes.AUTH_WRONG_ACCOUNT
+        history = await _get(http, f"{sim.url}/api/v1/positionFunding?account_index=5&limit=1", paper_token(5))
         sdk.PositionFundings.model_validate(history, strict=True)
         assert [r["timestamp"] for r in history["position_fundings"]] == [(H0 + 2 * HOUR_MS) // 1000]
         cursor = history["next_cursor"]
-        rest = await _get(http, f"{sim.url}/api/v1/positionFunding?account_index=5&limit=10&cursor={cursor}")
+        rest = await _get(http, f"{sim.url}/api/v1/positionFunding?account_index=5&limit=10&cursor={cursor}",
+                          paper_token(5))
         assert [r["timestamp"] for r in rest["position_fundings"]] == [h // 1000 for h in reversed(hours[:2])]
         assert rest["next_cursor"] is None
         fundings = await _get(http, f"{sim.url}/api/v1/fundings?market_id={M}&resolution=1h")

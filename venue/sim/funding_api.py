@@ -1,5 +1,6 @@
-"""The simulator's funding REST endpoints: Lighter's `positionFunding` (an account's payments) and
-`fundings` (a market's hourly rates), from the engine's FundingLedger (shapes: venue.sim.funding_shapes).
+"""The simulator's funding REST endpoints: Lighter's `positionFunding` (an account's payments;
+private: the account's auth token, checked as for the other private endpoints) and `fundings` (a
+market's hourly rates), from the engine's FundingLedger (shapes: venue.sim.funding_shapes).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from aiohttp import web
 from venue import codes
 from venue.sim.funding import HOUR_MS
 from venue.sim.funding_shapes import funding_json, position_funding_json
-from venue.sim.rest_api import SIM_KEY, BadRequest, ok
+from venue.sim.rest_api import SIM_KEY, BadRequest, authorize, ok
 
 MAX_LIMIT = 100
 
@@ -28,9 +29,10 @@ def _int(request: web.Request, name: str, default: int | None = None) -> int:
 
 async def position_funding(request: web.Request) -> web.Response:
     """An account's funding payments, newest first (`limit`, `market_id`, `side`, `cursor`: the
-    funding_id to continue below). The `auth` parameter is accepted and not checked here."""
+    funding_id to continue below). Private, as on Lighter: the account's own auth token."""
     sim = request.app[SIM_KEY]
     account_index = _int(request, "account_index")
+    authorize(sim, request, account_index)
     market_id = _int(request, "market_id", -1)
     limit = _int(request, "limit", MAX_LIMIT)
     if not 1 <= limit <= MAX_LIMIT:

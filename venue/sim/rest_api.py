@@ -61,7 +61,7 @@ def _market_arg(sim: SimVenue, request: web.Request, required: bool = True) -> i
     return market_id
 
 
-def _authorize(sim: SimVenue, request: web.Request, account_index: int) -> None:
+def authorize(sim: SimVenue, request: web.Request, account_index: int) -> None:
     """A private endpoint: the account's own auth token, as the `authorization` header or the
     `auth` parameter (venue.sim.auth); refused with the token's code otherwise."""
     token = request.headers.get("authorization") or request.query.get("auth")
@@ -92,7 +92,7 @@ def _limit_arg(request: web.Request, default: int | None, most: int) -> int:
 @web.middleware
 async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     sim = request.app[SIM_KEY]
-    if request.path.startswith("/api/") and sim.faults.http_429():
+    if request.path.startswith("/api/") and sim.faults.http_429(request.path):
         sim.counters.http_429 += 1
         return error(codes.TOO_MANY_REQUESTS, codes.message_for(codes.TOO_MANY_REQUESTS), status=429)
     try:
@@ -239,7 +239,7 @@ async def account_active_orders(request: web.Request) -> web.Response:
     """Open orders of an account (private: its auth token)."""
     sim = request.app[SIM_KEY]
     account_index = _int_arg(request, "account_index")
-    _authorize(sim, request, account_index)
+    authorize(sim, request, account_index)
     market_id = _market_arg(sim, request, required=False)
     orders = sorted(sim.engine.active_orders(account_index, market_id), key=lambda o: o.order_index)
     return ok(
@@ -252,7 +252,7 @@ async def account_inactive_orders(request: web.Request) -> web.Response:
     `next_cursor` of a page continues below its last order ("" after the last page)."""
     sim = request.app[SIM_KEY]
     account_index = _int_arg(request, "account_index")
-    _authorize(sim, request, account_index)
+    authorize(sim, request, account_index)
     market_id = _market_arg(sim, request, required=False)
     limit = _limit_arg(request, None, 100)
     below = _cursor_arg(request)
@@ -298,7 +298,7 @@ async def trades(request: web.Request) -> web.Response:
         rows = sorted(sim.recent_trades[market_id], key=lambda t: t["trade_id"], reverse=sort_dir == "desc")
         return ok({"code": 200, "next_cursor": "", "trades": rows[:limit]})
     account_index = _int_arg(request, "account_index")
-    _authorize(sim, request, account_index)
+    authorize(sim, request, account_index)
     cursor = _cursor_arg(request)
     history = sim.engine.account_trades(account_index, market_id)  # oldest first
     if sort_dir == "desc":

@@ -78,6 +78,8 @@ def parse_channel(channel: Any) -> tuple[str, int] | None:
 
 async def stream(request: web.Request) -> web.WebSocketResponse:
     sim = request.app[SIM_KEY]
+    if sim.faults.config.refuse_ws:  # the refuse-websockets fault: clients stay away until it is lifted
+        return web.Response(status=503, text="websocket connections refused (the refuse_ws fault)")  # type: ignore[return-value]
     ws = web.WebSocketResponse(compress=False, autoping=True, max_msg_size=MAX_CLIENT_MESSAGE)
     await ws.prepare(request)
     publisher = sim.publisher
