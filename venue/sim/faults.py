@@ -4,8 +4,8 @@ Set at start from CLI flags and at runtime with POST /sim/faults (a JSON object 
 FaultConfig, plus the one-shot actions `drop_connections_now`, `skip_offset` and `expire_tokens_now`:
 every auth token accepted so far is refused as expired from then on and every websocket is cut,
 so clients must come back with new tokens; and `http_429_next`: the next N /api requests, or with
-`http_429_path` the next N to that one path, are answered 429 - deterministic, where
-http_429_fraction is random). Every random
+`http_429_path` the next N to that one path (after `http_429_after` of them pass), are answered
+429 - deterministic, where http_429_fraction is random). Every random
 decision comes from its own seeded generator, so a run with the same seed and the same sequence
 of requests injects the same faults, and turning one knob does not shift another's draws.
 """
@@ -36,7 +36,8 @@ class FaultConfig(msgspec.Struct, kw_only=True):
 
 
 _FRACTIONS = ("drop_connections_prob_per_s", "delay_fraction", "reject_fraction", "http_429_fraction")
-_ACTIONS = ("drop_connections_now", "skip_offset", "expire_tokens_now", "http_429_next", "http_429_path")
+_ACTIONS = ("drop_connections_now", "skip_offset", "expire_tokens_now", "http_429_next", "http_429_path",
+            "http_429_after")
 
 
 class Faults:
@@ -52,6 +53,7 @@ class Faults:
         self.pending_token_expiry = False  # expire_tokens_now asked: the server revokes (take_token_expiry)
         self.pending_429 = 0  # http_429_next: requests still to answer 429 ...
         self.pending_429_path = ""  # ... of this path only ("" = any /api path)
+        self.pending_429_after = 0  # ... once this many more of them passed
         if config is not None:
             self.update(msgspec.structs.asdict(config))
 
@@ -59,8 +61,11 @@ class Faults:
     def http_429(self, path: str = "") -> bool:
         """Whether this /api request (its path) is answered 429: the next-N count first, then the fraction."""
         if self.pending_429 > 0 and (not self.pending_429_path or path == self.pending_429_path):
-            self.pending_429 -= 1
-            return True
+            if self.pending_429_after > 0:
+                self.pending_429_after -= 1
+            else:
+                self.pending_429 -= 1
+                return True
         fraction = self.config.http_429_fraction
         return fraction > 0 and self._http_rng.random() < fraction
 
@@ -140,6 +145,9 @@ class Faults:
         path_429 = body.get("http_429_path", "")
         if not isinstance(path_429, str) or (path_429 and not path_429.startswith("/api/")):
             raise ValueError(f"http_429_path must be an /api/ path or empty, got {path_429!r}")
+        after_429 = body.get("http_429_after", 0)
+        if isinstance(after_429, bool) or not isinstance(after_429, int) or after_429 < 0:
+            raise ValueError(f"http_429_after must be a count >= 0, got {after_429!r}")
         expire_tokens = body.get("expire_tokens_now", False)
         if not isinstance(expire_tokens, bool):
             raise ValueError(f"expire_tokens_now must be true or false, got {expire_tokens!r}")
@@ -147,7 +155,7 @@ class Faults:
         self.config = config
         self.pending_offset_skips += skip
         if "http_429_next" in body:  # a new count replaces what was left of the last one
-            self.pending_429, self.pending_429_path = next_429, path_429
+            self.pending_429, self.pending_429_path, self.pending_429_after = next_429, path_429, after_429
         self.pending_token_expiry = self.pending_token_expiry or expire_tokens
         return drop_now or expire_tokens
 
@@ -156,4 +164,5 @@ class Faults:
         state["pending_offset_skips"] = self.pending_offset_skips
         state["pending_429"] = self.pending_429
         state["pending_429_path"] = self.pending_429_path
+        state["pending_429_after"] = self.pending_429_after
         return state
