@@ -17,6 +17,17 @@ Reads (each flushes what is queued first, so a caller sees everything it submitt
     fills_after(strategy, offset) -> [fill event bytes]          in storage order, after the first offset
     funding(strategy=None, since_ns=0) -> [FundingPayment bytes]  hourly funding, each stored once
 
+Storage faults (SQLite cannot write: disk full, read-only database, disk I/O error; storage.faults):
+the writer keeps what it was given and retries every `storage.fault_retry_s`, and
+actors.storage_guard halts trading through risk's kill switch, with the fault's line as reason
+("storage: disk full (SQLITE_FULL) at <path>"); the halt stays, persisted, once writes resume,
+until an operator resumes. Nothing is acknowledged that did not commit: an OrderCommand's
+write_durable (the router's journal write, before the order may be sent) fails at once with the
+StorageFault, so no order is sent while storage cannot write; other durable writes wait up to
+HOLD_S for the disk and then fail; write_durable_many raises the StorageFault for the whole call
+(the caller's Outbox keeps the batch and sends it again). `storage_drill(kind)` stages a fault on
+the writer's connection for tests and fault campaigns (PRAGMA max_page_count / query_only).
+
 Every write is idempotent on retry (orders, fills and funding payments dedupe on their keys,
 latest-state tables keep the newest ts_event, candles upsert), so Ray retries calls in flight when this actor dies
 (MAX_TASK_RETRIES = -1). What was only queued (not durable) when it died is lost: at most one
@@ -33,8 +44,14 @@ from typing import Any
 import msgspec
 
 from actors.common import ActorContext, ActorShell
+from actors.storage_guard import StorageGuard
 from messages.codec import ANY, FUNDING, ORDER_EVENTS, STATE
+from messages.orders import OrderCommand
 from storage import OPEN_STATUSES, StorageReader, StorageWriter, backup_database_async, list_backups
+from storage.faults import StorageFault
+
+HOLD_S = 25.0  # a durable write (not an order) waits this long for the disk: under its callers' timeouts
+NO_PAGE_LIMIT = 2**31  # SQLite caps max_page_count at its own largest
 
 _ORDER_ENCODER = msgspec.msgpack.Encoder()
 
@@ -47,10 +64,14 @@ class PersistenceActor(ActorShell):
         super().__init__(ctx)
         storage = self.settings.storage
         self.db_path = Path(storage.db_path)
+        self.guard = StorageGuard(self.sender, self.log)
         self.writer = StorageWriter(
             self.db_path,
             flush_interval_ms=storage.flush_interval_ms,
             flush_max_records=storage.flush_max_records,
+            retry_interval_s=storage.fault_retry_s,
+            hold_s=HOLD_S,
+            on_fault=self._on_fault,
         )
         self.backup_task: asyncio.Task[None] | None = None
         self.last_backup: str | None = None
@@ -107,7 +128,9 @@ class PersistenceActor(ActorShell):
     async def write_durable(self, data: bytes) -> bool:
         await self.ready()
         self.durable_writes += 1
-        return await self.writer.write_durable(self._decode(data))
+        record = self._decode(data)
+        # an order waits for nothing: it is sent only once stored, and late it would be stale
+        return await self.writer.write_durable(record, wait_s=0.0 if isinstance(record, OrderCommand) else None)
 
     async def write_durable_many(self, items: list[bytes]) -> list[bool]:
         """Commit all of them (one transaction when they arrive together) before returning; a
@@ -122,6 +145,9 @@ class PersistenceActor(ActorShell):
                 futures.append(_false())
         self.durable_writes += len(items)
         results = await asyncio.gather(*futures, return_exceptions=True)
+        fault = next((r for r in results if isinstance(r, StorageFault)), None)
+        if fault is not None:  # not stored: the caller keeps the batch and sends it again
+            raise fault
         out = []
         for result in results:
             if isinstance(result, BaseException):
@@ -256,9 +282,40 @@ class PersistenceActor(ActorShell):
     async def max_client_order_index(self, account_index: int) -> int | None:
         return await self._read(lambda db: db.max_client_order_index(account_index))
 
+    # --- storage faults ------------------------------------------------------------------------
+    def _on_fault(self, fault: StorageFault | None) -> None:
+        if fault is not None:  # the writer logged the one line; the health table shows it too
+            self.errors += 1
+            self.last_error = f"{fault}: trading halted, writes retried every {self.writer.retry_interval_s:g} s"
+        self.guard.on_fault(fault)
+
+    async def storage_fault(self) -> str | None:
+        """The storage fault now (one line), or None."""
+        return None if self.writer.fault is None else str(self.writer.fault)
+
+    async def storage_drill(self, kind: str | None) -> int:
+        """Stage a storage fault on the writer's connection, or end one (None): "full" = the
+        database may not grow (PRAGMA max_page_count = its size now: SQLITE_FULL once its free
+        pages are used), "readonly" = writes refused (PRAGMA query_only: SQLITE_READONLY, the
+        stand-in for a read-only database that root's permissions would not give). For tests
+        and fault campaigns; returns the database's page count."""
+        await self.ready()
+        if kind == "full":
+            pages = await self.writer.set_limits()
+            return await self.writer.set_limits(max_page_count=pages)
+        if kind == "readonly":
+            return await self.writer.set_limits(query_only=True)
+        if kind is None:
+            return await self.writer.set_limits(max_page_count=NO_PAGE_LIMIT, query_only=False)
+        raise ValueError(f"storage_drill: kind is 'full', 'readonly' or None, got {kind!r}")
+
     # --- liveness ------------------------------------------------------------------------------
     def stats(self) -> dict[str, float]:
         return {
+            "storage_fault": 1.0 if self.writer.fault is not None else 0.0,
+            "storage_fault_s": self.guard.fault_s,
+            "storage_refused": float(self.writer.stats.get("refused_while_faulted", 0)
+                                     + self.writer.stats.get("failed_while_faulted", 0)),
             "writes": float(self.writes),
             "durable_writes": float(self.durable_writes),
             "pending": float(self.writer.pending),

@@ -232,6 +232,8 @@ class StorageConfig(_Model):
     keep_backups: int = Field(default=10, ge=1)
     flush_interval_ms: float = Field(default=50.0, gt=0)  # batched (non-durable) writes commit this often
     flush_max_records: int = Field(default=500, ge=1)  # ... or as soon as this many are queued
+    # a storage fault (disk full, read-only, I/O error): what is kept is retried this often (storage.writer)
+    fault_retry_s: float = Field(default=1.0, gt=0, le=60)
 
 
 class SupervisorConfig(_Model):
