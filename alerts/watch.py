@@ -8,7 +8,8 @@ What it looks for, between the previous snapshot and this one:
   the last `restart_period_s`, the supervisor's restart-intensity window);
 - halt: risk's mode for a strategy left "running" (halted, or flattening); who halted it is read
   from the facts at hand: the supervisor's reason in the health table (restart intensity), risk's
-  own "circuit breaker: ..." reason, else the operator. Every strategy halted at once for one
+  own "circuit breaker: ..." reason, the persistence actor's "storage: ..." (SQLite cannot write),
+  else the operator. Every strategy halted at once for one
   reason is one alert for "all";
 - breaker: a strategy's breaker became tripped (and an info alert when it clears);
 - position_adopted: a strategy took its position from the venue: its `adopted` count (directional
@@ -47,6 +48,7 @@ FLATTENING = "flattening"
 NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_S
 BREAKER_PREFIX = "circuit breaker"  # the reason risk gives the halt of a tripped breaker
+STORAGE_PREFIX = "storage:"  # the reason of the persistence actor's halt when SQLite cannot write
 
 
 def utc_day(ts_ns: int) -> str:
@@ -169,6 +171,8 @@ class AlertWatch:
                     who = "supervisor"
                 elif reason.startswith(BREAKER_PREFIX):
                     who = "risk"
+                elif reason.startswith(STORAGE_PREFIX):
+                    who = "storage"
                 else:
                     who = "operator"
                 halted[name] = (mode, reason or "no reason given", who)
