@@ -251,7 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (ValueError, RuntimeError, NotImplementedError):
+                pass  # not the main thread (a caller running it on a worker): no signals to catch
         progress = Progress(PROG, enabled=not args.quiet)
         return await record(args.url, args.markets, args.out, channels=args.channels, duration_s=args.duration,
                             stop=stop, progress=progress)

@@ -38,7 +38,7 @@ async def sim():
 @pytest.mark.timeout(60)
 async def test_a_new_key_is_registered_with_the_change_key_transaction(sim, tmp_path):
     key_file = tmp_path / "api.key"
-    code, stdout, stderr = await run_cli("keys", "new", "--out", str(key_file), "--json")
+    code, stdout, stderr = await run_main(keys.main, "new", "--out", str(key_file), "--json")
     assert code == 0, stderr
     saved = json.loads(key_file.read_text())
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600

@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 
 from lighter_cli.record import RecordStats, parse_markets, record, record_line
+from lighter_cli.record import main as record_main
+from tests.cli_tools import run_main
 from venue.markets import SOL_DEFAULT
 from venue.sim.lighter_recording import LighterRecordingSource
 from venue.sim.server import SimServer
@@ -188,13 +190,11 @@ async def test_the_command_records_for_a_duration_stops_on_sigint_and_fails_in_o
             (["--markets", "7", "--out", str(tmp_path / "refused.gz")], "refused a subscription"),
             (["--markets", "2", "--out", str(timed)], "never overwritten"),
         ):
-            proc = await _cli("record", "--url", sim.ws_url, *args)
-            _, stderr = await asyncio.wait_for(proc.communicate(), TIMEOUT)
-            assert proc.returncode == 2 and expected in stderr.decode()
-            assert stderr.decode().count("\n") == 1 and stderr.startswith(b"lighter-trader record: error:")
-    proc = await _cli("record", "--url", sim.ws_url, "--markets", "2", "--out", str(tmp_path / "gone.gz"))
-    _, stderr = await asyncio.wait_for(proc.communicate(), TIMEOUT)
-    assert proc.returncode == 2 and b"cannot connect" in stderr
+            code, _, err = await run_main(record_main, "--url", sim.ws_url, *args)
+            assert code == 2 and expected in err
+            assert err.count("\n") == 1 and err.startswith("lighter-trader record: error:")
+    code, _, err = await run_main(record_main, "--url", sim.ws_url, "--markets", "2", "--out", str(tmp_path / "g.gz"))
+    assert code == 2 and "cannot connect" in err
 
 
 @pytest.mark.parametrize("tool", ["record", "candles", "keys", "test-order"])
