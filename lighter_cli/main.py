@@ -7,6 +7,7 @@
     lighter-trader replay [replay flags]           research replay (= python -m strategies.replay)
     lighter-trader sim [sim flags]                 the paper venue alone (= python -m venue.sim)
     lighter-trader sweep [sweep flags]             walk-forward parameter search (= python -m research.sweep)
+    lighter-trader chaos [--faults N --seed S]     fault campaign with checks (= python -m scripts.chaos)
     lighter-trader record|candles|keys|test-order  the operator's tools (lighter_cli/<tool>.py; --help each)
 
 status, halt, flatten and resume talk to the running system's operator API (actors/operator.py),
@@ -55,6 +56,12 @@ def _sim(argv: list[str]) -> int:
     return sim_main(argv)
 
 
+def _chaos(argv: list[str]) -> int:
+    from scripts import chaos
+
+    return chaos.main(argv)
+
+
 def _tool(module: str) -> Callable[[list[str]], int]:
     """The main() of an operator's tool in lighter_cli, imported only when it runs."""
 
@@ -77,6 +84,7 @@ PASS_THROUGH: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "candles": (_tool("candles"), "download candles from Lighter into the replay's CSV (resumable)"),
     "keys": (_tool("keys"), "make an API key pair offline; register it with Lighter's change-key tx"),
     "test-order": (_tool("test_order"), "place a small post-only order far from mid, see it rest, cancel it"),
+    "chaos": (_chaos, "fault campaign: the system on the paper venue under seeded faults, checked (scripts/chaos.py)"),
 }
 
 
