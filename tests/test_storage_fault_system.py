@@ -1,0 +1,96 @@
+"""The disk fills during a run (persistence.storage_drill: PRAGMA max_page_count on the writer's
+connection, a full disk without filling one): trading halts through risk's kill switch with the one
+line "storage: disk full (SQLITE_FULL) at <db>", no order reaches the venue while it lasts, every
+fill the venue made is stored once space returns (nothing acknowledged lost, nothing held lost),
+the halt stays (persisted) until an operator resumes, and then trading goes on. A read-only
+database (PRAGMA query_only, the stand-in for one: the tests may run as root, whom chmod does not
+stop) halts with its own line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from messages.codec import CONTROL
+from messages.control import Halt, Resume
+from storage import StorageReader
+from tests import ray_fixtures
+from tests.ray_fixtures import SystemRun, make_settings, wait_until
+
+ray_session = ray_fixtures.ray_session  # the session-wide Ray (a fixture)
+
+
+def _modes(run: SystemRun) -> dict[str, tuple[str, str]]:
+    rows = run.call("risk", "status")["strategies"]
+    return {name: (str(row["mode"]), str(row.get("halt_reason") or "")) for name, row in rows.items()}
+
+
+def _venue_orders(run: SystemRun) -> int:
+    return len(run.call("venue-sim", "created_orders"))
+
+
+def _fault(run: SystemRun) -> float:
+    return run.stats("persistence")["storage_fault"]
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.slow
+def test_a_full_disk_halts_trading_sends_nothing_loses_nothing_and_resumes_by_the_operator(
+        ray_session: Any, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, speed=20.0, storage={"db_path": str(tmp_path / "test.db"),
+                                                              "backup_dir": str(tmp_path / "backups"),
+                                                              "fault_retry_s": 0.2})
+    db = settings.storage.db_path
+    line = f"storage: disk full (SQLITE_FULL) at {Path(db).resolve()}"
+    with SystemRun(settings) as run:
+        wait_until(lambda: _venue_orders(run) >= 3, 60.0, interval_s=0.2, message="orders before the fault")
+        run.call("persistence", "storage_drill", "full")
+        wait_until(lambda: _fault(run) == 1.0, 30.0, interval_s=0.05, message="the disk to fill")
+        assert run.call("persistence", "storage_fault") == line
+        wait_until(lambda: all(m == ("halted", line) for m in _modes(run).values()), 15.0, interval_s=0.05,
+                   message="the storage halt")
+        time.sleep(0.5)  # an order whose journal committed before the fault may still be on its way
+        sent_before = _venue_orders(run)
+        refused_before = run.stats("persistence")["storage_refused"]
+        time.sleep(4.0)  # the disk stays full for 4 s (a window to watch: nothing may reach the venue)
+        assert _venue_orders(run) == sent_before, "an order reached the venue while the disk was full"
+        assert _fault(run) == 1.0
+        run.call("persistence", "storage_drill", None)  # space returns
+        wait_until(lambda: _fault(run) == 0.0, 15.0, interval_s=0.05, message="writes to resume")
+        # the halt stays, persisted now, until an operator resumes
+        wait_until(lambda: all(m[0] == "halted" and "writes resumed" in m[1] for m in _modes(run).values()),
+                   15.0, interval_s=0.1, message="the persisted storage halt")
+        with StorageReader(db) as reader:
+            stored = [c for c in reader.kill_switch().values() if isinstance(c, Halt)]
+        assert any(c.issued_by == "storage" and c.reason.startswith(line) for c in stored), stored
+        # every fill the venue made, before and during the fault, is stored once
+        fills = wait_until(lambda: (lambda db_fills, venue: len(db_fills) == venue and db_fills)(
+            run.db_fills(), run.total_fills()), 30.0, interval_s=0.2, message="every fill stored")
+        assert len({(f.account_index, f.fill.trade_id) for f in fills}) == len(fills)
+        assert run.stats("persistence")["storage_refused"] >= refused_before
+        resume = Resume(reason="disk cleaned", scope="all", issued_by="operator", ts_event=time.time_ns(),
+                        seq=time.time_ns() // 1000)
+        run.call("risk", "control", CONTROL.encode(resume))
+        resumed_at = _venue_orders(run)
+        wait_until(lambda: _venue_orders(run) > resumed_at, 60.0, interval_s=0.2, message="trading after the resume")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.slow
+def test_a_read_only_database_halts_with_one_line(ray_session: Any, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, speed=20.0)
+    line = f"storage: read-only database (SQLITE_READONLY) at {Path(settings.storage.db_path).resolve()}"
+    with SystemRun(settings) as run:
+        wait_until(lambda: _venue_orders(run) >= 1, 60.0, interval_s=0.2, message="an order")
+        run.call("persistence", "storage_drill", "readonly")
+        wait_until(lambda: all(m == ("halted", line) for m in _modes(run).values()), 20.0, interval_s=0.05,
+                   message="the read-only halt")
+        stats = run.stats("persistence")
+        assert stats["storage_fault"] == 1.0
+        heartbeat = CONTROL.decode(run.call("persistence", "heartbeat"))
+        assert heartbeat.last_error.startswith(line + ": trading halted")  # type: ignore[attr-defined]
+        run.call("persistence", "storage_drill", None)
+        wait_until(lambda: _fault(run) == 0.0, 15.0, interval_s=0.05, message="writes to resume")
