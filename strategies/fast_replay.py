@@ -16,7 +16,8 @@ API (for sweeps; H6's research.sweep calls it):
              exclusive) applied to a path or Candles source; None = all of it
     returns: the ReplayResult of strategies.replay (trades: list[TradeRecord], each with
              pnl_quote net of fees, fees, side, entry/exit price and time, exit_reason, ...;
-             minutes, mids, actions, fills, engine checks, seconds, params);
+             minutes, mids, actions, fills, engine checks, seconds, params, and `state`, the
+             strategy's snapshot() at the end);
              `strategies.replay_report.summarize(result)` gives the summary dict (trades,
              pnl_quote net of fees, win_rate, max_drawdown_quote, by_exit_reason, ...).
 
@@ -28,7 +29,12 @@ leaves the band or reaches the time, the skipped span goes to `absorb_quiet` in 
 that mid is fed as usual. Orders go through the simulator's MatchingEngine exactly as in
 strategies.replay; its book is fed before each order only (nothing rests between mids: the
 strategies send IOC market orders, and a resting order stops the replay with an error rather
-than skipping past its trigger).
+than skipping past its trigger; the replay's engine has no funding rate, so the hours it settles
+at the next order instead of the next mid move nothing).
+
+Speed (scripts/bench_replay.py): the floor is the strategy's own work on the mids that remain -
+every candle close (172,800 15-second candles a month: indicators, rules) and every order
+through the engine - so rsi_bb, which closes a trade about every 4 minutes, is the slowest.
 """
 
 from __future__ import annotations
