@@ -37,6 +37,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
+from typing import Any
 
 API_KEY_PREFIX = "LT_API_KEY_"
 TELEGRAM_TOKEN_ENV = "LT_TELEGRAM_BOT_TOKEN"
@@ -148,6 +149,7 @@ class HandoffServer:
         with conn:
             conn.settimeout(FETCH_TIMEOUT_S)
             role, pid = "?", 0
+            answer: dict[str, Any]
             try:
                 pid, uid, _gid = peer_credentials(conn)
                 role = _read_role(conn)
@@ -165,7 +167,7 @@ class HandoffServer:
             except (OSError, ValueError) as exc:
                 self.refused.append((role, pid, type(exc).__name__))
 
-    def _refuse(self, role: str, pid: int, why: str) -> dict[str, str]:
+    def _refuse(self, role: str, pid: int, why: str) -> dict[str, Any]:
         self.refused.append((role, pid, why))
         return {"error": why}
 
