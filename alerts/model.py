@@ -6,7 +6,8 @@ from typing import Literal
 
 import msgspec
 
-AlertKind = Literal["halt", "breaker", "position_adopted", "feed_stale", "actor_restarted", "daily_summary"]
+AlertKind = Literal["halt", "breaker", "position_adopted", "feed_stale", "actor_restarted", "daily_summary",
+                    "storage"]
 Severity = Literal["info", "warning", "critical"]
 
 

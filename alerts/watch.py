@@ -15,6 +15,8 @@ What it looks for, between the previous snapshot and this one:
 - position_adopted: a strategy took its position from the venue: its `adopted` count (directional
   strategies) or `positions_adopted` (the market maker) went up, or its start-up
   `position_mismatch` appeared;
+- storage: the persistence actor's `storage_fault` gauge went to 1 (SQLite cannot write: its line)
+  or back to 0 (writes resumed; the storage's halt stays until an operator resumes);
 - feed_stale: the feed has had a stale market for longer than `feed_stale_alert_s` of wall time;
   raised again on every snapshot while it lasts, the gate's dedupe makes that one reminder per
   dedupe window;
@@ -104,6 +106,7 @@ class AlertWatch:
         self._stale_since: float | None = None
         self._day: str | None = None
         self._day_start: dict[str, tuple[int, float]] = {}
+        self._storage_fault: bool | None = None
 
     def observe(self, health: Mapping[str, Any] | None, risk_status: Mapping[str, Any] | None,
                 strategies_status: Mapping[str, Mapping[str, Any] | None], now: float) -> list[Alert]:
@@ -113,6 +116,7 @@ class AlertWatch:
         if health is not None:
             alerts += self._restarted(health, now, now_ns)
             alerts += self._feed(health, now, now_ns)
+            alerts += self._storage(health, now_ns)
         if risk_status is not None:
             alerts += self._halts_and_breakers(risk_status, health, now_ns)
         alerts += self._adoptions(strategies_status, now_ns)
@@ -136,6 +140,23 @@ class AlertWatch:
             out.append(actor_restarted_alert(name, len(times), self.restart_period_s, now_ns,
                                              row.get("last_error") or None))
         return out
+
+    def _storage(self, health: Mapping[str, Any], now_ns: int) -> list[Alert]:
+        """The persistence actor's `storage_fault` gauge: SQLite cannot write (critical), or can
+        again (info; the storage's halt stays until an operator resumes)."""
+        row = (health.get("actors") or {}).get("persistence")
+        if row is None or "storage_fault" not in (row.get("stats") or {}):
+            return []
+        fault = bool(row["stats"]["storage_fault"])
+        before, self._storage_fault = self._storage_fault, fault
+        if fault == bool(before) or (before is None and not fault):
+            return []
+        if fault:
+            line = str(row.get("last_error") or "storage: SQLite cannot write")
+            return [Alert(kind="storage", severity="critical", key=f"storage:{line}", ts=now_ns,
+                          text=f"STORAGE FAULT: {line}. Nothing is sent until writes succeed again.")]
+        return [Alert(kind="storage", severity="info", key=f"storage-resumed:{now_ns}", ts=now_ns,
+                      text="Storage writes resumed. Trading stays halted until an operator resumes.")]
 
     def _feed(self, health: Mapping[str, Any], now: float, now_ns: int) -> list[Alert]:
         feed = (health.get("actors") or {}).get("feed")
