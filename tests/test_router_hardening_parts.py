@@ -22,7 +22,7 @@ T0 = 1_800_000_000_000_000_000
 
 def entry(**kw: object) -> OrderIntent:
     fields: dict[str, object] = dict(strategy="s", account_index=1, market_id=2, client_order_index=7, side="buy",
-                                     size=0.1, kind="limit", tif="gtc", reason="t", price=100.0, ts_event=1, seq=1)
+                                     size=0.1, kind="limit", tif="gtt", reason="t", price=100.0, ts_event=1, seq=1)
     fields.update(kw)
     return OrderIntent(**fields)  # type: ignore[arg-type]
 
