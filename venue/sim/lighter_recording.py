@@ -42,6 +42,9 @@ Levels = list[tuple[float, float]]
 CHUNK = 1 << 16
 
 
+MAX_NS = 2**63  # event and receive times are int64 nanoseconds downstream
+
+
 class Malformed(ValueError):
     """A line that cannot be read as one of the recording's messages; str() is the reason."""
 
@@ -81,6 +84,8 @@ def parse_line(line: bytes) -> tuple[int, dict[str, Any]]:
     stamp, sep, body = line.strip().partition(b" ")
     if not sep or not stamp.isdigit():
         raise Malformed("no receive time")
+    if int(stamp) >= MAX_NS:
+        raise Malformed("receive time out of range")
     try:
         message = msgspec.json.decode(body)
     except msgspec.DecodeError:
@@ -175,10 +180,12 @@ class LighterRecordingSource:
 
         def message_ns(message: dict[str, Any], received_ns: int) -> int:
             ts_ms = _int_or_none(message.get("timestamp"))
-            if ts_ms is not None:
-                return ts_ms * NS_PER_MS
             updated_us = _int_or_none(message.get("last_updated_at"))
-            return updated_us * 1_000 if updated_us is not None else received_ns
+            ns = ts_ms * NS_PER_MS if ts_ms is not None else (updated_us * 1_000 if updated_us is not None
+                                                              else received_ns)
+            if not 0 <= ns < MAX_NS:  # an absurd stamp would hold every later event at its time
+                raise Malformed("timestamp out of range")
+            return ns
 
         for line in self._lines():
             if not line.strip():
@@ -205,6 +212,7 @@ class LighterRecordingSource:
                         raise Malformed("no order_book")
                     bids, asks = _levels(body.get("bids")), _levels(body.get("asks"))
                     nonce, begin = _int_or_none(body.get("nonce")), _int_or_none(body.get("begin_nonce"))
+                    event_ns = message_ns(message, received_ns)  # before the book changes: may be Malformed
                     if kind == "subscribed/order_book":
                         book.clear()
                         have_book = True
@@ -219,7 +227,7 @@ class LighterRecordingSource:
                         self.uncrossed += 1
                         book.uncross(keep_bids=True)
                     self.books += 1
-                    yield book.top(stamp(message_ns(message, received_ns)), self.levels)
+                    yield book.top(stamp(event_ns), self.levels)
                 else:
                     trades = message.get("trades")
                     if not isinstance(trades, list):
@@ -275,5 +283,7 @@ def _trade(raw: Any, message: dict[str, Any], received_ns: int) -> tuple[int | N
     if ts_ms is None:
         ts_ms = _int_or_none(message.get("timestamp"))
     ts_ns = ts_ms * NS_PER_MS if ts_ms is not None else received_ns
+    if not 0 <= ts_ns < MAX_NS:
+        raise Malformed("timestamp out of range")
     trade = SourceTrade(ts_ns=ts_ns, price=price, size=size, taker_is_buyer=maker_ask)
     return _int_or_none(raw.get("trade_id")), trade
