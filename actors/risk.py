@@ -8,7 +8,9 @@ Inputs
     on_funding(FundingPayment)   from the router: hourly funding into the positions' PnL, once per hour
     control(Halt|Resume|Flatten) from the operator/supervisor: the kill switch (persisted durably)
 Outputs
-    approved intents -> OrderCommand to the router (`on_command`, with the origin time for latency)
+    approved intents -> OrderCommand to the router (`on_command`, with the origin time for latency),
+                     stamped approved_ns + max_age_ms (`risk.approval_ttl_ms`): the router sends an
+                     entry within that time of its approval or never (risk.approval)
     refusals -> OrderRejected(source="risk", code=RISK_CODES[...]) to the strategy and the journal
     positions (PositionSnapshot), breakers (BreakerState) and kill-switch commands -> persistence
 
@@ -25,7 +27,8 @@ fill dedupe set first, so a fill event still on its way from the router cannot b
 An approval during the venue round trip voids that attempt (retried shortly). A mismatch is
 logged (warning) and corrected to the venue, never silently ignored. Funding is compared too: each
 position's funding against the venue's total_funding_paid_out; a difference is first looked up in
-the venue's funding history (`positionFunding`: a payment still on its way from the router is
+the venue's funding history (`positionFunding`, private at Lighter: read through the router's
+`venue_position_fundings`, the only holder of keys; a payment still on its way from the router is
 applied from there, by its (account, market, hour) key, and stored), and what is left after a
 fresh look at the account is a funding mismatch (warning, counted; nothing adopted blindly) - except
 at the first reconciliation after a start, where it is funding from before our records: kept
@@ -38,6 +41,10 @@ breakers' UTC day and the ts_event of latest-state rows all read it; wall time s
 feed's liveness, the reconciliation period, the forgetting of orders in flight, latency figures
 and the pacing of log lines. Refusals that repeat are logged once per 10 s
 (`risk.refusal_digest`).
+
+Start-up calls to the venue (market details, accounts, the first reconciliation) are retried
+with back-off (ActorShell.retrying; after a 429 from 0.5 s up to 8 s, venue.backoff) for up to
+START_RETRY_S, so a rate-limited or briefly absent venue delays the start instead of killing it.
 
 Restart: breakers and the kill switch come back from storage (a restart clears neither; storage keeps
 the newest command per scope, replayed in the order issued, so Halt(all) then Resume(one) leaves
@@ -356,7 +363,7 @@ class RiskActor(ActorShell):
                 return
             # ours may hold a payment the venue made after `info` was read: look again
             info = await self.rest.account(account)
-        if first:  # funding from before our records (Lighter's history is private: an auth token)
+        if first:  # funding from before our records that the history did not explain
             for before in positions.note_funding_before(account, _paid_out(info)):
                 self.start_adjustments += 1
                 self.log.info("account {} market {}: funding {:+.6f} at the venue before our records; "

@@ -27,12 +27,25 @@ venue after restart"), so its strategy may decide again. Never re-sent: a decisi
 crash is stale. Fills: besides the account stream's snapshot (its last 50), the router pages the
 account's `trades` back, newest first, until a page holds only fills it stored or is older than
 the newest fill it stored; every fill found that it had not stored is stored and delivered, once
-(the same path as a streamed fill, deduplicated by (account, trade_id)).
+(the same path as a streamed fill, deduplicated by (account, trade_id)). The same walk runs after
+every re-subscription (a snapshot after the first: the connection dropped, or the token was
+renewed), stopping at a page with nothing missed, so a disconnection loses no fill either.
 
-Auth tokens: private REST calls (active orders, trades) and the account subscriptions carry the
-account's token, made here with its signer (venue.auth_tokens: `venue.auth_token_lifetime_s`,
+Approval deadline (risk.approval): an entry is sent only while risk's approval is younger than
+the command's max_age_ms (`risk.approval_ttl_ms`), checked by the send gate
+(actors.router_orders.SendGate) after the journal write and just before the POST; a stale one
+is reported OrderRejected(code 40003) and stays journaled, never sent. Exits and cancels are
+never refused for age.
+
+Shutdown: new orders are refused at the gate (OrderRejected 40004, "never sent"), the sends in
+flight are waited for (their answers settle them), then open orders are canceled if asked; an
+order whose answer never came stays open in storage for the next start to settle with the venue.
+
+Auth tokens: private REST calls (active orders, trades, funding) and the account subscriptions
+carry the account's token, made here with its signer (venue.auth_tokens: `venue.auth_token_lifetime_s`,
 renewed at 80% of its life); the websocket client resubscribes with a fresh one before the old
-one expires, and at once when the venue ends a subscription. Tokens never leave this process.
+one expires, and at once when the venue ends a subscription. Tokens never leave this process:
+actors without keys ask `venue_active_orders` and `venue_position_fundings` here.
 
 Keys: only this actor holds API keys, in memory (actors.router_keys): from the supervisor's secret
 hand-off (actors.secret_handoff: the LT_API_KEY_* values, never in any Ray process's environment,
@@ -64,7 +77,6 @@ import msgspec
 
 from actors.coalesce import Coalescer
 from actors.common import (
-    NS_PER_MS,
     START_RETRY_S,
     ActorContext,
     ActorShell,
@@ -75,12 +87,11 @@ from actors.common import (
 )
 from actors.funding_relay import FundingRelay
 from actors.router_keys import router_keys
-from actors.router_orders import NotSent, RouterOrder, SendGate, coi_of
+from actors.router_orders import NotSent, RouterOrder, SendGate, coi_of, ended_event, fill_event
 from messages.codec import ANY, COMMANDS, ORDER_EVENTS, journal_record
 from messages.orders import (
     CancelAllIntent,
     CancelIntent,
-    Fill,
     ModifyIntent,
     OrderAccepted,
     OrderCanceled,
@@ -90,7 +101,6 @@ from messages.orders import (
     OrderFilled,
     OrderIntent,
     OrderModified,
-    OrderPartiallyFilled,
     OrderRejected,
 )
 from risk.approval import STALE_APPROVAL
@@ -544,13 +554,8 @@ class RouterActor(ActorShell):
         return order
 
     async def _on_trade(self, account: int, trade: Any) -> None:
-        if trade.ask_account_id == account:
-            side, coi, order_index, ours_is_ask = "sell", trade.ask_client_id, trade.ask_id, True
-        elif trade.bid_account_id == account:
-            side, coi, order_index, ours_is_ask = "buy", trade.bid_client_id, trade.bid_id, False
-        else:
-            return
-        if (account, trade.trade_id) in self.seen_fills:
+        coi = coi_of(account, trade)
+        if coi < 0 or (account, trade.trade_id) in self.seen_fills:
             return
         order = self._order_for(account, coi)
         if order is None:
@@ -558,20 +563,8 @@ class RouterActor(ActorShell):
                              trade.trade_id, account, coi)
             self.seen_fills.add((account, trade.trade_id))
             return
-        if order.order_index is None:
-            order.order_index = order_index
-        is_maker = trade.is_maker_ask == ours_is_ask
-        fee_ppm = (trade.maker_fee if is_maker else trade.taker_fee) or 0.0
-        fee = trade.price * trade.size * fee_ppm / 1e6
-        order.filled += trade.size
-        remaining = max(0.0, order.size - order.filled) if order.size else 0.0
-        final = order.size > 0 and remaining <= SIZE_EPS
-        cls = OrderFilled if final else OrderPartiallyFilled
-        event = cls(strategy=order.strategy, account_index=account, market_id=trade.market_id,
-                    client_order_index=coi, side=side,  # type: ignore[arg-type]
-                    fill=Fill(trade_id=trade.trade_id, price=trade.price, size=trade.size, fee=fee, is_maker=is_maker),
-                    filled_total=order.filled, remaining=remaining,
-                    ts_event=trade.ts_ms * NS_PER_MS, seq=self.event_seq.next())
+        event = fill_event(order, trade, self.event_seq.next())
+        final = isinstance(event, OrderFilled)
         data = ORDER_EVENTS.encode(event)
         stored = await self.sender.call("persistence", "write_durable", data, timeout_s=60.0)
         self.seen_fills.add((account, trade.trade_id))
@@ -605,18 +598,7 @@ class RouterActor(ActorShell):
                                  order.coi, order.filled, order.size)
             return
         if status.startswith("canceled"):
-            kind = OrderExpired if "expired" in status else OrderCanceled
-            if kind is OrderExpired:
-                event: OrderEventMessage = OrderExpired(
-                    strategy=order.strategy, account_index=account, market_id=order.market,
-                    client_order_index=order.coi, ts_event=venue_order.updated_at_ms * NS_PER_MS or wall_ns(),
-                    seq=self.event_seq.next())
-            else:
-                event = OrderCanceled(
-                    strategy=order.strategy, account_index=account, market_id=order.market,
-                    client_order_index=order.coi, reason=status,
-                    ts_event=venue_order.updated_at_ms * NS_PER_MS or wall_ns(), seq=self.event_seq.next())
-            await self._finish(order, event)
+            await self._finish(order, ended_event(order, status, venue_order.updated_at_ms, self.event_seq.next()))
 
     async def _finish(self, order: RouterOrder, event: OrderEventMessage) -> None:
         order.state = "done"

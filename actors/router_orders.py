@@ -1,5 +1,5 @@
-"""The router's book-keeping of orders, kept out of the actor: what it knows of each order, the
-gate every new order passes just before it leaves, and where the API keys are read.
+"""The router's book-keeping of orders, kept out of the actor: what it knows of each order and the
+gate every new order passes just before it leaves.
 
 - `RouterOrder`: one order the router journaled (or reloaded at restart) and its state:
   pending (journaled, not sent) -> sent | unknown (sent, fate not heard) -> open -> done.
@@ -7,17 +7,15 @@ gate every new order passes just before it leaves, and where the API keys are re
   order's durable journal write, then makes the last checks: the approval's deadline
   (risk.approval) and the router's shutdown. A refusal raises `NotSent`; the order client then
   sends nothing, and the router reports the order rejected (journaled, never sent).
-- `load_keys`: account -> (strategy config, private key), read in the router's process only.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
-from actors.common import wall_ns
-from messages.orders import OrderCommand
+from actors.common import NS_PER_MS, wall_ns
+from messages.orders import Fill, OrderCanceled, OrderCommand, OrderExpired, OrderFilled, OrderPartiallyFilled
 from risk.approval import STALE_APPROVAL, approval_refusal
 
 ROUTER_SHUT_DOWN = 40004  # OrderRejected.code: journaled while the router shut down, never sent
@@ -46,6 +44,38 @@ class RouterOrder:
     @property
     def done(self) -> bool:
         return self.state == "done"
+
+
+SIZE_EPS = 1e-9
+
+
+def fill_event(order: RouterOrder, trade: Any, seq: int) -> OrderFilled | OrderPartiallyFilled:
+    """The event of one venue trade (wire.Trade) against the order, which it updates (filled size,
+    the venue's order index). Event time: the trade's; the fee from the trade's maker/taker fee (ppm)."""
+    ours_is_ask = trade.ask_account_id == order.account
+    if order.order_index is None:
+        order.order_index = trade.ask_id if ours_is_ask else trade.bid_id
+    is_maker = trade.is_maker_ask == ours_is_ask
+    fee_ppm = (trade.maker_fee if is_maker else trade.taker_fee) or 0.0
+    order.filled += trade.size
+    remaining = max(0.0, order.size - order.filled) if order.size else 0.0
+    cls = OrderFilled if order.size > 0 and remaining <= SIZE_EPS else OrderPartiallyFilled
+    return cls(strategy=order.strategy, account_index=order.account, market_id=trade.market_id,
+               client_order_index=order.coi, side="sell" if ours_is_ask else "buy",
+               fill=Fill(trade_id=trade.trade_id, price=trade.price, size=trade.size,
+                         fee=trade.price * trade.size * fee_ppm / 1e6, is_maker=is_maker),
+               filled_total=order.filled, remaining=remaining, ts_event=trade.ts_ms * NS_PER_MS, seq=seq)
+
+
+def ended_event(order: RouterOrder, status: str, updated_at_ms: int, seq: int) -> OrderCanceled | OrderExpired:
+    """The event of a venue status "canceled-..." (expired ones: OrderExpired), at the venue's update
+    time (the wall clock when it has none)."""
+    ts_event = updated_at_ms * NS_PER_MS or wall_ns()
+    if "expired" in status:
+        return OrderExpired(strategy=order.strategy, account_index=order.account, market_id=order.market,
+                            client_order_index=order.coi, ts_event=ts_event, seq=seq)
+    return OrderCanceled(strategy=order.strategy, account_index=order.account, market_id=order.market,
+                         client_order_index=order.coi, reason=status, ts_event=ts_event, seq=seq)
 
 
 def coi_of(account: int, trade: Any) -> int:
@@ -86,33 +116,3 @@ class SendGate:
         refusal = approval_refusal(self.command, self.clock())
         if refusal is not None:
             raise NotSent(STALE_APPROVAL, refusal)
-
-
-def load_keys(accounts: dict[int, Any], config_path: str | None, paper: bool, log: Any) -> dict[int, tuple[Any, str]]:
-    """account -> (its strategy config, private key), from the profile at config_path (key_file)
-    or LT_API_KEY_<account>_<key index>; in paper mode a throwaway key for an account without one.
-    ConfigError names a field, never a key; keys are never logged."""
-    import lighter
-
-    from config.loader import api_key_env_name, load_config
-
-    loaded: dict[int, Any] = {}
-    if config_path:
-        settings = load_config(config_path)
-        loaded = {s.account_index: s.private_key for s in settings.strategies if s.private_key is not None}
-    out: dict[int, tuple[Any, str]] = {}
-    for account, strategy in accounts.items():
-        secret = loaded.get(account)
-        key = secret.get_secret_value() if secret is not None else None
-        if key is None:
-            key = os.environ.get(api_key_env_name(account, strategy.api_key_index)) or None
-        if key is None and paper:
-            key, _public, error = lighter.create_api_key()
-            if error is not None or key is None:
-                raise RuntimeError(f"cannot make a throwaway key for account {account}")
-            log.info("paper account {}: using a throwaway API key", account)
-        if key is None:
-            raise RuntimeError(f"no API key for account {account}: set "
-                               f"{api_key_env_name(account, strategy.api_key_index)} or key_file")
-        out[account] = (strategy, key)
-    return out

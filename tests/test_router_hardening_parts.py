@@ -118,3 +118,26 @@ def test_the_next_n_requests_to_a_path_are_answered_429_after_the_first_k_pass()
         with pytest.raises(ValueError, match="http_429"):
             faults.update(bad)
     assert faults.update({"refuse_ws": True}) is False and faults.config.refuse_ws
+
+
+def test_a_venue_trade_becomes_the_orders_fill_event_and_a_canceled_status_its_end() -> None:
+    from types import SimpleNamespace
+
+    from actors.router_orders import RouterOrder, coi_of, ended_event, fill_event
+    from messages.orders import OrderCanceled, OrderExpired, OrderFilled, OrderPartiallyFilled
+
+    order = RouterOrder("s", 5, 2, 77, "sell", 0.3, False, state="sent")
+    trade = SimpleNamespace(trade_id=9, market_id=2, price=100.0, size=0.1, ts_ms=1_700_000_000_000,
+                            ask_account_id=5, ask_client_id=77, ask_id=1234, bid_account_id=6, bid_client_id=1,
+                            bid_id=99, is_maker_ask=True, maker_fee=20, taker_fee=200)
+    assert coi_of(5, trade) == 77 and coi_of(6, trade) == 1 and coi_of(7, trade) == -1
+    first = fill_event(order, trade, seq=1)
+    assert isinstance(first, OrderPartiallyFilled) and first.side == "sell" and order.order_index == 1234
+    assert first.fill.is_maker and first.fill.fee == pytest.approx(100.0 * 0.1 * 20 / 1e6)
+    assert (first.filled_total, first.remaining, first.ts_event) == (pytest.approx(0.1), pytest.approx(0.2),
+                                                                     1_700_000_000_000 * 1_000_000)
+    last = fill_event(order, SimpleNamespace(**{**vars(trade), "trade_id": 10, "size": 0.2}), seq=2)
+    assert isinstance(last, OrderFilled) and last.remaining == 0.0
+    canceled = ended_event(order, "canceled-post-only", 1_700_000_000_500, seq=3)
+    assert isinstance(canceled, OrderCanceled) and canceled.reason == "canceled-post-only"
+    assert isinstance(ended_event(order, "canceled-expired", 1, seq=4), OrderExpired)
