@@ -141,3 +141,35 @@ def test_a_venue_trade_becomes_the_orders_fill_event_and_a_canceled_status_its_e
     canceled = ended_event(order, "canceled-post-only", 1_700_000_000_500, seq=3)
     assert isinstance(canceled, OrderCanceled) and canceled.reason == "canceled-post-only"
     assert isinstance(ended_event(order, "canceled-expired", 1, seq=4), OrderExpired)
+
+
+def test_preflight_asks_a_refusing_venue_again_before_calling_it_unreachable() -> None:
+    import socket
+    import threading
+    import time
+
+    from venue.preflight import unreachable_reason
+
+    with socket.socket() as probe:  # a free port, closed again: connections to it are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    reason = unreachable_reason(f"http://127.0.0.1:{port}", timeout_s=2.0, refused_retries_s=(0.1, 0.2))
+    assert reason is not None and f"127.0.0.1:{port}" in reason
+    assert time.monotonic() - started >= 0.3  # asked three times, with the waits between
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+    def come_up() -> None:  # a venue restarting: it listens 0.3 s from now
+        time.sleep(0.3)
+        server.bind(("127.0.0.1", port))
+        server.listen()
+
+    riser = threading.Thread(target=come_up)
+    riser.start()
+    try:
+        assert unreachable_reason(f"http://127.0.0.1:{port}", timeout_s=2.0, refused_retries_s=(0.2, 0.4, 0.8)) is None
+    finally:
+        riser.join()
+        server.close()
