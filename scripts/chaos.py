@@ -158,6 +158,9 @@ class Campaign:
         if address is None:
             raise RuntimeError("no Ray address file in the run's Ray directory")
         helper_env = {k: v for k, v in self.env().items() if not k.startswith("LT_API_KEY_")}
+        # a driver joining a cluster enables token auth only when told (ray.init of a new
+        # cluster turns it on by default): the same ~/.ray token as the supervisor's cluster
+        helper_env.setdefault("RAY_AUTH_MODE", "token")
         self.helper = procs.RayHelper(address, helper_env, self.work / "ray-helper.err")
         return time.monotonic() - began
 
@@ -249,7 +252,7 @@ class Campaign:
             return None
         assert self.helper is not None
         risk = self.helper.stats("risk") or {}
-        self.windows.append((crashed_ns, int(risk.get("ready_ms", 0)) * 1_000_000, "node"))
+        self.windows.append((crashed_ns + GRACE_NS, int(risk.get("ready_ms", 0)) * 1_000_000, "node"))
         return seconds
 
     def lift_halts(self) -> None:
@@ -349,8 +352,12 @@ def summarize(c: Campaign, facts: dict[str, Any], risk: dict[tuple[int, int], fl
         [(a, coi, at) for a, coi, at, _code in facts["created"]], c.windows, is_exit))
     logs = [c.work, c.ray_tmp]
     found.add("secrets_found", procs.secrets_in(logs, list(c.keys.values())))
+    # the system's own: the supervisor's output (actors' logs reach it too) and the workers' logs;
+    # Ray's components (dashboard, agents, monitor) log their own tracebacks when a node crash
+    # takes their GCS away: counted apart
     traces = procs.tracebacks([c.work / f"supervisor-{n}.{s}" for n in range(1, c.incarnation + 1)
-                               for s in ("out", "err")] + [c.ray_tmp / "ray"])
+                               for s in ("out", "err")] + sorted(c.ray_tmp.glob("ray/session_*/logs/worker-*")))
+    ray_traces = {k: v for k, v in procs.tracebacks([c.ray_tmp / "ray"]).items() if k not in traces}
     kinds = [kind for kind, _s in c.recoveries]
     summary: dict[str, Any] = {
         "faults": len(c.recoveries), "by_kind": {k: kinds.count(k) for k in sorted(set(kinds))},
@@ -358,7 +365,7 @@ def summarize(c: Campaign, facts: dict[str, Any], risk: dict[tuple[int, int], fl
         **{name: found.counts[name] for name in ("lost_fills", "duplicate_fills", "extra_fills", "duplicate_orders",
                                                  "position_mismatches", "orphan_orders", "entries_while_down",
                                                  "secrets_found")},
-        "halts": c.halts, "tracebacks": sum(traces.values()),
+        "halts": c.halts, "tracebacks": sum(traces.values()), "ray_tracebacks": sum(ray_traces.values()),
         "unrecovered": sum(1 for _k, s in c.recoveries if s is None),
         "traded_after_last_fault": traded_after,
         "exit_code": code, "orders_sent": len(facts["created"]), "down_windows": len(c.windows),
@@ -367,6 +374,7 @@ def summarize(c: Campaign, facts: dict[str, Any], risk: dict[tuple[int, int], fl
     }
     summary["examples"] = {k: v for k, v in found.examples.items() if v}
     summary["traceback_files"] = dict(sorted(traces.items(), key=lambda kv: -kv[1])[:5])
+    summary["ray_traceback_files"] = dict(sorted(ray_traces.items(), key=lambda kv: -kv[1])[:5])
     summary["failed"] = checks.verdict(summary)
     return summary
 
@@ -384,7 +392,7 @@ def print_report(summary: dict[str, Any]) -> None:
     print("\nfault campaign", flush=True)
     for key in ("faults", "node_crashes", "venue_trades", "orders_sent", "lost_fills", "duplicate_fills",
                 "extra_fills", "duplicate_orders", "position_mismatches", "orphan_orders", "entries_while_down",
-                "down_windows", "halts", "unrecovered", "tracebacks", "secrets_found", "traded_after_last_fault",
+                "down_windows", "halts", "unrecovered", "tracebacks", "ray_tracebacks", "secrets_found", "traded_after_last_fault",
                 "exit_code", "campaign_s"):
         print(f"  {key:26s} {summary[key]}")
     print(f"  {'kind':16s} {'n':>4s} {'p50 s':>7s} {'max s':>7s}")
@@ -425,9 +433,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = campaign.run()
     finally:
-        if args.workdir is None:
+        if args.workdir is None:  # else kept for a look: the run's files and Ray's session logs
             shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(campaign.ray_tmp, ignore_errors=True)
+            shutil.rmtree(campaign.ray_tmp, ignore_errors=True)
+        else:
+            print(f"kept: {work} and Ray's logs in {campaign.ray_tmp}", flush=True)
     print_report(summary)
     print(json.dumps(summary, default=str), flush=True)
     return 0 if not summary["failed"] else 1

@@ -14,8 +14,10 @@ What is compared, at the end of a campaign, after the supervisor stopped cleanly
   arrival) inside a down window of risk or the feed, and are not exits (storage's is_exit; an
   order storage does not know counts as an entry). The windows, as chaos.py builds them:
   risk killed: [kill + 0.25 s, risk's ready_ms]; feed killed: [kill + risk's feed silence (1 s) +
-  0.25 s, the feed's first batch]; node crash: [crash, the new risk's ready_ms]. The 0.25 s are
-  calls already in flight at the kill (as in tests/test_kill.py).
+  0.25 s, the feed's first batch]; node crash: [crash + 0.25 s, the new risk's ready_ms]. The
+  0.25 s are calls already in flight at the kill (as in tests/test_kill.py).
+- `tracebacks`: Python tracebacks in the supervisor's output and the Ray workers' logs (Ray's own
+  components' logs are counted apart, as `ray_tracebacks`, and fail nothing).
 - `traded_after_last_fault`: the venue's trade count rose after the last fault was over.
 """
 
@@ -101,7 +103,7 @@ def recovery_summary(recoveries: Iterable[tuple[str, float | None]]) -> dict[str
 def verdict(summary: Mapping[str, Any]) -> list[str]:
     """What failed, in words (empty: every check passed)."""
     zero = ("lost_fills", "duplicate_fills", "duplicate_orders", "position_mismatches", "orphan_orders",
-            "entries_while_down", "secrets_found", "unrecovered")
+            "entries_while_down", "secrets_found", "unrecovered", "tracebacks")
     failed = [f"{name} = {summary.get(name)}" for name in zero if summary.get(name)]
     if not summary.get("venue_trades"):
         failed.append("no venue trade at all")

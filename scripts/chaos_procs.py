@@ -128,14 +128,17 @@ class RayHelper:
         import select
 
         assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
-        if not ready:
-            raise TimeoutError(f"the Ray helper did not answer within {timeout_s:g} s")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the Ray helper exited ({self.proc.poll()})")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError(f"the Ray helper did not answer within {timeout_s:g} s")
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the Ray helper exited ({self.proc.poll()})")
+            if line.startswith("{"):  # anything else is Ray talking on stdout
+                answer: dict[str, Any] = json.loads(line)
+                return answer
 
     def ask(self, request: dict[str, Any], timeout_s: float = 30.0) -> dict[str, Any]:
         assert self.proc.stdin is not None
