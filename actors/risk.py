@@ -31,7 +31,8 @@ the venue's funding history (`positionFunding`, private at Lighter: read through
 `venue_position_fundings`, the only holder of keys; a payment still on its way from the router is
 applied from there, by its (account, market, hour) key, and stored), and what is left after a
 fresh look at the account is a funding mismatch (warning, counted; nothing adopted blindly) - except
-at the first reconciliation after a start, where it is funding from before our records: kept
+at the first check after a start that could read the history (the router may not be up at the
+first reconciliation: the funding check waits for a later one), where it is funding from before our records: kept
 apart from our PnL (risk.positions.note_funding_before), like the positions' start adjustments.
 
 Event time (DESIGN invariant 6): every rule here runs on `risk.event_clock.EventClock`, which
@@ -202,6 +203,7 @@ class RiskActor(ActorShell):
         self.inflight: dict[int, dict[int, float]] = defaultdict(dict)  # account -> coi -> approved at
         self.approvals: dict[int, int] = defaultdict(int)
         self.reconciled_at: dict[int, float] = {}
+        self.funding_checked: set[int] = set()  # accounts whose funding was compared with the venue's
         self.mismatches = 0  # found by the periodic reconciliation: our netting was wrong
         self.start_adjustments = 0  # found by the first one after a start: storage trailed the venue
         self.reconciles = 0
@@ -343,18 +345,21 @@ class RiskActor(ActorShell):
         return True
 
     async def _reconcile_funding(self, account: int, info: Any) -> None:
-        """Compare the account's funding with the venue's; take what we lack from its history."""
+        """Compare the account's funding with the venue's; take what we lack from its history. The
+        first check after a start that could read the history settles what is older than our records."""
         positions = self._engine().positions
-        first = account not in self.reconciled_at
+        first = account not in self.funding_checked
         for _ in range(2):
             if not positions.funding_mismatches(account, _paid_out(info)):
+                self.funding_checked.add(account)
                 return
             try:  # private at Lighter: through the router, which holds the account's key and makes its token
                 rows = await self.sender.call("router", "venue_position_fundings", account, timeout_s=FUNDINGS_TIMEOUT_S)
                 history = [msgspec.msgpack.decode(r, type=PositionFunding) for r in rows]
-            except Exception as exc:  # the router or the venue is away: the next reconciliation looks again
-                history = []
-                self.log.info("funding history of account {} not read: {}", account, type(exc).__name__)
+            except Exception as exc:  # the router (not started yet?) or the venue is away: the next one looks
+                self.log.info("funding history of account {} not read ({}): funding checked later", account,
+                              type(exc).__name__)
+                return
             for entry in reversed(history):  # oldest first
                 if not positions.funding_seen(account, entry.market_id, entry.ts_ms * NS_PER_MS):
                     self.funding_recovered += 1
@@ -363,6 +368,7 @@ class RiskActor(ActorShell):
                 return
             # ours may hold a payment the venue made after `info` was read: look again
             info = await self.rest.account(account)
+        self.funding_checked.add(account)
         if first:  # funding from before our records that the history did not explain
             for before in positions.note_funding_before(account, _paid_out(info)):
                 self.start_adjustments += 1
