@@ -203,7 +203,8 @@ class RouterActor(ActorShell):
         reloaded = await self._reload_open_orders(accounts)
         self.consumer = asyncio.ensure_future(self._consume())
         self.ws = LighterWsClient(self.settings.venue.ws_url, markets=(), on_event=self._on_ws,
-                                  accounts={a: functools.partial(self._auth, a) for a in accounts})
+                                  accounts={a: functools.partial(self._auth, a) for a in accounts},
+                                  on_auth_refused=lambda a: self.tokens[a].refused())
         await self.ws.start()
         waits = [asyncio.wait_for(self.snapshots[a].wait(), timeout=SNAPSHOT_WAIT_S) for a in accounts]
         results = await asyncio.gather(*waits, return_exceptions=True)

@@ -80,3 +80,44 @@ def test_preflight_wants_an_external_venue_listening(tmp_path: Path) -> None:
         listening.bind(("127.0.0.1", port))
         listening.listen()
         preflight(internal, fresh=False)
+
+
+@pytest.mark.timeout(60)
+async def test_revoked_tokens_are_replaced_and_the_account_stream_resumes() -> None:
+    """The venue revokes every token (the campaign's expire_tokens fault) and cuts the websocket:
+    the client's resubscription with the old token is refused, the router's AuthTokens is told
+    (on_auth_refused) and the next subscription carries a new token: fills arrive again."""
+    import asyncio
+
+    import lighter
+
+    from tests.test_ws_client_auth import BOOK, until
+    from venue.auth_tokens import AuthTokens
+    from venue.markets import SOL_DEFAULT
+    from venue.order_client import OrderClient, TxAccepted
+    from venue.sim.server import SimServer
+    from venue.wire import AccountUpdated
+    from venue.ws_client import LighterWsClient
+
+    account, sol = 5151, SOL_DEFAULT.market_id
+    async with SimServer(source=[BOOK], speed=0) as venue:
+        await asyncio.wait_for(venue.source_done.wait(), 10.0)
+        key, _public, error = lighter.create_api_key()
+        assert error is None and key
+        async with await OrderClient.create(venue.url, account, 1, key, {sol: SOL_DEFAULT}, rate_limit=None) as client:
+            tokens = AuthTokens(client.auth_token, 3600)
+            updates: list[AccountUpdated] = []
+            ws = LighterWsClient(venue.ws_url, accounts={account: tokens.current}, on_auth_refused=lambda a: tokens.refused(),
+                                 on_event=lambda e: updates.append(e) if isinstance(e, AccountUpdated) else None)
+            async with ws:
+                await until(lambda: any(u.is_snapshot for u in updates), 5.0, "the first snapshot")
+                await asyncio.sleep(1.0)  # a new token must differ from the revoked one: expiries are whole seconds
+                venue.faults.update({"expire_tokens_now": True})
+                venue.drop_connections()
+                await until(lambda: ws.stats.auth_refused >= 1, 10.0, "the old token refused")
+                await until(lambda: tokens.made >= 2, 10.0, "a new token")
+                before = {t.trade_id for u in updates for t in u.trades}
+                assert isinstance(await client.limit_order(sol, False, 0.1, 150.1, tif="ioc"), TxAccepted)
+                await until(lambda: {t.trade_id for u in updates for t in u.trades} - before, 10.0,
+                            "a fill after the revocation")
+    assert venue.auth.revocations == 1

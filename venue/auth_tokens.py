@@ -52,6 +52,11 @@ class AuthTokens:
     def __repr__(self) -> str:
         return f"AuthTokens(lifetime_s={self.lifetime_s}, made={self.made})"  # never the token
 
+    def refused(self) -> None:
+        """The venue refused the current token (expired or revoked before its time): the next
+        current() makes a new one instead of presenting the refused one until its renewal."""
+        self._renew_at = 0.0
+
     def current(self) -> str:
         now = self._clock()
         if self._token is None or now >= self._renew_at:

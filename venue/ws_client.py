@@ -45,6 +45,7 @@ from websockets.exceptions import ConnectionClosed
 
 from venue.auth_tokens import token_expiry_s
 from venue.book import BookError, CrossedBook, L2Book, OffsetGap
+from venue.codes import AUTH_CODES
 from venue.wire import (
     PING_FRAME,
     PONG_FRAME,
@@ -102,6 +103,7 @@ class ClientStats:
     server_errors: int = 0  # error messages from the server
     pings_answered: int = 0
     auth_failures: int = 0  # auth-token provider raised
+    auth_refused: int = 0  # account subscriptions the venue refused for their token
     auth_renewals: int = 0  # account subscriptions renewed with a fresh token before it expired
     subscriptions_ended: int = 0  # account subscriptions the server ended (an expired token), resubscribed
     callback_errors: int = 0  # the on_event callback raised
@@ -170,12 +172,16 @@ class LighterWsClient:
         compression: str | None = "deflate",
         rng: random.Random | None = None,
         renew_fraction: float = 0.8,
+        on_auth_refused: Callable[[int], None] | None = None,
     ) -> None:
         if not 0.0 < renew_fraction < 1.0:
             raise ValueError(f"renew_fraction must be in (0, 1), got {renew_fraction!r}")
         self.renew_fraction = renew_fraction
         self.url = url
         self.markets: tuple[int, ...] = tuple(dict.fromkeys(markets))
+        # told when the venue refuses an account's token, so its provider makes a new one for the
+        # resubscription (else a token revoked before its expiry is presented again until renewed)
+        self._on_auth_refused = on_auth_refused
         if isinstance(accounts, Mapping):
             self._auth: dict[int, AuthProvider | None] = dict(accounts)
         else:
@@ -585,6 +591,16 @@ class LighterWsClient:
                 self._account_due[account] = now  # resubscribed with a fresh token by the watchdog
                 return
         error = msg.data.get("error")
+        account = self._account_of(msg.channel) if msg.channel else None
+        if account is not None and isinstance(error, dict) and error.get("code") in AUTH_CODES:
+            self.stats.auth_refused += 1
+            self._log_warning("auth", f"account {account}: subscription refused for its token "
+                                      f"(code {error.get('code')}); resubscribing with a new one")
+            if self._on_auth_refused is not None:
+                self._on_auth_refused(account)
+            self._account_renew.pop(account, None)
+            self._account_due[account] = now + self.resync_min_interval_s
+            return
         if error is not None or msg.type == "error":
             self.stats.server_errors += 1
             self._log_warning("server-error", f"server error: {self._redact(str(error or msg.data))[:500]}")
