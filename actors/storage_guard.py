@@ -4,7 +4,7 @@ Policy (DESIGN: "no order without its journal"):
 - the fault begins: a `Halt(scope="all", issued_by="storage", reason="storage: disk full
   (SQLITE_FULL) at <path>")` goes to risk's kill switch, NOT persisted (it could not be: the
   disk is what failed). If risk restarts while the fault lasts (it would come up running, from
-  storage), the halt is sent again: the guard watches risk's incarnation every HALT_CHECK_S.
+  storage), the halt is sent again: the guard watches risk's worker pid every HALT_CHECK_S.
   Meanwhile no order can be sent anyway: the router sends one only after its journal write
   committed, and the writer refuses that write at once during a fault (storage.writer);
 - the fault ends (a write committed again): writes resume by themselves, trading does NOT. The
@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from actors.common import SeqCounter, wall_ns
-from messages.codec import CONTROL, decode_heartbeat
+from messages.codec import CONTROL
 from messages.control import ALL, Halt
 from storage.faults import StorageFault
 
@@ -43,7 +43,7 @@ class StorageGuard:
         self.fault: StorageFault | None = None
         self.since = 0.0  # monotonic
         self.halts_sent = 0
-        self.risk_halted_in: float | None = None  # risk's incarnation that has the halt
+        self.risk_halted_in: int | None = None  # the pid of risk's worker that has the halt (a restart: a new one)
         self._watch: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -68,8 +68,7 @@ class StorageGuard:
         while self.fault is not None:
             fault = self.fault
             try:
-                beat = decode_heartbeat(await self.sender.call("risk", "heartbeat", timeout_s=CALL_TIMEOUT_S))
-                incarnation = beat.stats.get("incarnation_ms")
+                incarnation = int(await self.sender.call("risk", "pid", timeout_s=CALL_TIMEOUT_S))
                 if incarnation != self.risk_halted_in:
                     await self._halt(str(fault), persist=False)
                     self.risk_halted_in = incarnation

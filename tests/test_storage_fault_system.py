@@ -1,6 +1,7 @@
 """The disk fills during a run (persistence.storage_drill: PRAGMA max_page_count on the writer's
 connection, a full disk without filling one): trading halts through risk's kill switch with the one
-line "storage: disk full (SQLITE_FULL) at <db>", no order reaches the venue while it lasts, every
+line "storage: disk full (SQLITE_FULL) at <db>", and again after risk is SIGKILLed (its halt could
+not be stored), no order reaches the venue while it lasts, every
 fill the venue made is stored once space returns (nothing acknowledged lost, nothing held lost),
 the halt stays (persisted) until an operator resumes, and then trading goes on. A read-only
 database (PRAGMA query_only, the stand-in for one: the tests may run as root, whom chmod does not
@@ -8,6 +9,8 @@ stop) halts with its own line."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,14 @@ def _modes(run: SystemRun) -> dict[str, tuple[str, str]]:
 
 def _venue_orders(run: SystemRun) -> int:
     return len(run.call("venue-sim", "created_orders"))
+
+
+def _risk_back(run: SystemRun, old_pid: int) -> bool:
+    try:
+        stats = run.stats("risk")
+    except Exception:  # restarting
+        return False
+    return int(stats["pid"]) != old_pid and stats["ready"] == 1.0
 
 
 def _fault(run: SystemRun) -> float:
@@ -55,7 +66,14 @@ def test_a_full_disk_halts_trading_sends_nothing_loses_nothing_and_resumes_by_th
         time.sleep(0.5)  # an order whose journal committed before the fault may still be on its way
         sent_before = _venue_orders(run)
         refused_before = run.stats("persistence")["storage_refused"]
-        time.sleep(4.0)  # the disk stays full for 4 s (a window to watch: nothing may reach the venue)
+        # risk, SIGKILLed, comes back running (the storage halt could not be stored): the guard halts
+        # it again, and until then the journal refuses whatever it approves
+        risk_pid = int(run.stats("risk")["pid"])
+        os.kill(risk_pid, signal.SIGKILL)
+        wait_until(lambda: _risk_back(run, risk_pid), 30.0, interval_s=0.1, message="risk to restart")
+        wait_until(lambda: all(m == ("halted", line) for m in _modes(run).values()), 15.0, interval_s=0.05,
+                   message="the storage halt again, in risk's new process")
+        time.sleep(2.0)  # the disk stays full a while longer (a window to watch: nothing may reach the venue)
         assert _venue_orders(run) == sent_before, "an order reached the venue while the disk was full"
         assert _fault(run) == 1.0
         run.call("persistence", "storage_drill", None)  # space returns
