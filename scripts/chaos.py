@@ -108,14 +108,18 @@ class Operator:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url + path, data=data, method=method, headers={
             "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout_s) as answer:
-            return json.loads(answer.read())
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as answer:
+                return json.loads(answer.read())
+        except OSError:  # URLError, HTTPError, timeouts: asked again at the address the file names now
+            self.url = None
+            raise
 
     def healthy(self) -> bool:
         try:
             return bool(self.call("GET", "/health", timeout_s=5.0).get("healthy"))
-        except Exception:  # 503 (HTTPError), no answer, or not up yet: not healthy
-            return False
+        except Exception:  # 503 (HTTPError), no answer, or not up yet (a restarted operator actor
+            return False  # listens on a new port, operator.port 0: call() reads the address again)
 
 
 class Campaign:
