@@ -145,6 +145,9 @@ def test_no_ray_process_holds_a_secret_and_the_router_signs_across_a_restart(tmp
         assert ACTOR_CLASSES <= set(actors), actors
         processes = _children(proc.pid)
         assert len(processes) > len(ACTOR_CLASSES)  # raylet, GCS, ... besides the workers
+        # the check sees a secret where there is one: the supervisor was started with them (its
+        # initial environment block keeps them; it took them out of os.environ before Ray started)
+        assert _environ_leaks(proc.pid, values)
         leaks = {pid: found for pid in processes if (found := _environ_leaks(pid, values))}
         assert leaks == {}, {pid: (_title(pid), found) for pid, found in leaks.items()}
         # the operator was handed its token: the API accepts it (and only it)
