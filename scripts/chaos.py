@@ -7,7 +7,10 @@ N faults from a seeded schedule (scripts/chaos_schedule.py): actors killed (one 
 ray.kill or SIGKILL), venue faults through POST /sim/faults, data-lane connections cut, the venue
 hung (SIGSTOP/SIGCONT) and whole-node crashes (every process of the run SIGKILLed, then a fresh
 supervisor on the same database against the same venue, which runs apart: venue.sim.external).
-After each fault it waits until the system is healthy again (the recovery time); a halt the
+After each fault it waits until the system is healthy again (the recovery time: from the kill,
+or from the end of a held fault, until the operator API's /health answers 200 and the killed
+actors answer with a new incarnation, or for a venue fault, the feed's events flow again; a node
+crash: until the fresh supervisor's system is healthy); a halt the
 supervisor raised for restart intensity is counted and lifted through the operator API (POST
 /api/v1/resume with the bearer token), and the campaign goes on.
 
@@ -39,11 +42,11 @@ import yaml
 
 from scripts import chaos_checks as checks
 from scripts import chaos_procs as procs
+from scripts.chaos_report import MARKET, print_report, summarize
 from scripts.chaos_schedule import ACTORS, Fault, schedule, venue_body
 from scripts.chaos_venue_reads import VenueReader
 
 DEFAULT_CANDLES = procs.ROOT.parent / "shared" / "data" / "sol_usdt_perp_1m_20250504_20250603.csv.gz"
-MARKET = 2
 GRACE_NS = 250_000_000  # calls already in flight at a kill may land this soon after it
 FEED_SILENCE_NS = 1_000_000_000  # risk takes the feed for dead after 1 s without a batch
 RECOVERY_TIMEOUT_S = 120.0
@@ -212,8 +215,14 @@ class Campaign:
             if lifted is not None:
                 self.venue.post_faults(lifted)
         began = time.monotonic()
+        # a venue fault is over when market data flows again (the feed's count of events grows)
+        events_before = None if fault.targets else (self.helper.stats("feed") or {}).get("events_in")
 
         def recovered() -> bool:
+            if events_before is not None:
+                feed = self.helper.stats("feed") if self.helper else None
+                if not feed or feed.get("events_in", 0.0) <= events_before:
+                    return False
             for target, before in befores.items():
                 now = self.helper.stats(target) if self.helper else None
                 if not now or now.get("ready") != 1.0 or (before and now["incarnation_ms"] == before["incarnation_ms"]):
@@ -320,67 +329,35 @@ class Campaign:
         self.lift_halts()
         return self.finish(traded_after, time.monotonic() - started)
 
+    def quiet_views(self, timeout_s: float = 60.0) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], float]]:
+        """Risk's positions (operator API) and the venue's, read together once every new order is
+        refused and they agree, or at the deadline: what risk believes at a still moment."""
+        self.venue.post_faults({"reject_fraction": 1.0})  # no new order: nothing new to fill
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                status = self.operator.call("GET", "/api/v1/status")
+                risk = {(row["account"], MARKET): float((row.get("risk") or {}).get("position", 0.0))
+                        for row in status["strategies"].values()}
+            except Exception:  # an actor restarting: asked again
+                risk = {}
+            venue = self.venue.positions()
+            books = {(a, MARKET) for a in self.keys}
+            if risk and not checks.position_mismatches(venue, venue, risk, books) or time.monotonic() > deadline:
+                return risk, venue
+            time.sleep(0.5)  # risk reconciles with fills in flight: polled until they agree
+
     def finish(self, traded_after: bool, campaign_s: float) -> dict[str, Any]:
-        status = self.operator.call("GET", "/api/v1/status")
-        risk = {(row["account"], MARKET): float((row.get("risk") or {}).get("position", 0.0))
-                for row in status["strategies"].values()}
+        risk, venue_then = self.quiet_views()
         if self.helper is not None:
             self.helper.close()
             self.helper = None
         assert self.sup is not None
         code = procs.stop_process(self.sup, signal.SIGINT, 120)
         self.exit_codes.append(code)
-        self.venue.post_faults({"reject_fraction": 1.0})  # nothing trades any more: a still picture
         facts = self.venue.collect()
+        facts["positions_then"] = venue_then
         return summarize(self, facts, risk, code, traded_after, campaign_s)
-
-
-def summarize(c: Campaign, facts: dict[str, Any], risk: dict[tuple[int, int], float], code: int | None,
-              traded_after: bool, campaign_s: float) -> dict[str, Any]:
-    from storage import StorageReader
-
-    with StorageReader(c.db) as db:
-        stored = [(f.account_index, f.fill.trade_id) for f in db.fills_since(0)]
-        positions = {(p.account_index, p.market_id): p.size for p in db.positions()}
-        known = {(a, coi) for a, coi, _at, _code in facts["created"] if db.order(a, coi) is not None}
-        is_exit = {(a, coi): bool(getattr(db.order(a, coi), "is_exit", False))
-                   for a, coi, at, _code in facts["created"] if any(s <= at <= e for s, e, _w in c.windows)}
-    found = checks.Findings()
-    checks.fill_findings(facts["trades"], stored, found)
-    found.add("duplicate_orders", checks.duplicate_orders([(a, coi) for a, coi, _at, _c in facts["created"]],
-                                                          facts["history"]))
-    books = [(a, MARKET) for a in c.keys]
-    found.add("position_mismatches", checks.position_mismatches(facts["positions"], positions, risk, books))
-    found.add("orphan_orders", checks.orphan_orders(facts["resting"], known))
-    found.add("entries_while_down", checks.entries_while_down(
-        [(a, coi, at) for a, coi, at, _code in facts["created"]], c.windows, is_exit))
-    logs = [c.work, c.ray_tmp]
-    found.add("secrets_found", procs.secrets_in(logs, list(c.keys.values())))
-    # the system's own: the supervisor's output (actors' logs reach it too) and the workers' logs;
-    # Ray's components (dashboard, agents, monitor) log their own tracebacks when a node crash
-    # takes their GCS away: counted apart
-    traces = procs.tracebacks([c.work / f"supervisor-{n}.{s}" for n in range(1, c.incarnation + 1)
-                               for s in ("out", "err")] + sorted(c.ray_tmp.glob("ray/session_*/logs/worker-*")))
-    ray_traces = {k: v for k, v in procs.tracebacks([c.ray_tmp / "ray"]).items() if k not in traces}
-    kinds = [kind for kind, _s in c.recoveries]
-    summary: dict[str, Any] = {
-        "faults": len(c.recoveries), "by_kind": {k: kinds.count(k) for k in sorted(set(kinds))},
-        "node_crashes": kinds.count("node_crash"), "venue_trades": len(facts["trades"]),
-        **{name: found.counts[name] for name in ("lost_fills", "duplicate_fills", "extra_fills", "duplicate_orders",
-                                                 "position_mismatches", "orphan_orders", "entries_while_down",
-                                                 "secrets_found")},
-        "halts": c.halts, "tracebacks": sum(traces.values()), "ray_tracebacks": sum(ray_traces.values()),
-        "unrecovered": sum(1 for _k, s in c.recoveries if s is None),
-        "traded_after_last_fault": traded_after,
-        "exit_code": code, "orders_sent": len(facts["created"]), "down_windows": len(c.windows),
-        "recovery": checks.recovery_summary(c.recoveries), "campaign_s": round(campaign_s, 1),
-        "seed": c.args.seed,
-    }
-    summary["examples"] = {k: v for k, v in found.examples.items() if v}
-    summary["traceback_files"] = dict(sorted(traces.items(), key=lambda kv: -kv[1])[:5])
-    summary["ray_traceback_files"] = dict(sorted(ray_traces.items(), key=lambda kv: -kv[1])[:5])
-    summary["failed"] = checks.verdict(summary)
-    return summary
 
 
 def _new_key() -> str:
@@ -390,21 +367,6 @@ def _new_key() -> str:
     if error is not None:
         raise RuntimeError("lighter.create_api_key failed")
     return str(key)
-
-
-def print_report(summary: dict[str, Any]) -> None:
-    print("\nfault campaign", flush=True)
-    for key in ("faults", "node_crashes", "venue_trades", "orders_sent", "lost_fills", "duplicate_fills",
-                "extra_fills", "duplicate_orders", "position_mismatches", "orphan_orders", "entries_while_down",
-                "down_windows", "halts", "unrecovered", "tracebacks", "ray_tracebacks", "secrets_found", "traded_after_last_fault",
-                "exit_code", "campaign_s"):
-        print(f"  {key:26s} {summary[key]}")
-    print(f"  {'kind':16s} {'n':>4s} {'p50 s':>7s} {'max s':>7s}")
-    for kind, row in summary["recovery"].items():
-        print(f"  {kind:16s} {row['n']:4d} {row['p50_s']!s:>7s} {row['max_s']!s:>7s}")
-    for name, items in summary["examples"].items():
-        print(f"  e.g. {name}: {items}")
-    print("  PASSED" if not summary["failed"] else "  FAILED: " + "; ".join(summary["failed"]), flush=True)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -7,8 +7,10 @@ What is compared, at the end of a campaign, after the supervisor stopped cleanly
 - orders: `duplicate_orders` = (account, client order index) pairs that reached the venue more
   than once, in the venue's audit of create transactions (every one, accepted or not) or in its
   order history (accountActiveOrders + accountInactiveOrders);
-- positions: the venue's, storage's and risk's (read through the operator API before the stop)
-  per (account, market); `position_mismatches` counts books where any two differ by > 1e-9;
+- positions per (account, market): storage's against the venue's after the stop, and risk's
+  (through the operator API) against the venue's at a still moment before it (every new order
+  refused, read until they agree or 60 s pass); `position_mismatches` counts books that differ
+  by > 1e-9 in either comparison;
 - `orphan_orders`: orders resting at the venue at the end that storage does not know;
 - `entries_while_down`: create transactions that arrived at the venue (the audit's wall-clock
   arrival) inside a down window of risk or the feed, and are not exits (storage's is_exit; an

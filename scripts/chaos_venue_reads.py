@@ -70,19 +70,25 @@ class VenueReader:
             if not cursor:
                 return rows
 
+    def positions(self) -> dict[tuple[int, int], float]:
+        """Signed position per (account, market), from the public account endpoint."""
+        out = {}
+        for a in self.accounts:
+            account = self.get_retrying(f"/api/v1/account?by=index&value={a}")["accounts"][0]
+            for p in account.get("positions", []):
+                out[(a, int(p["market_id"]))] = float(p["position"]) * int(p["sign"])
+        return out
+
     def collect(self) -> dict[str, Any]:
         """Everything the end checks read: trades, positions, resting orders, order history, audit."""
-        trades, positions, resting, history = [], {}, [], []
+        trades, resting, history = [], [], []
         for a in self.accounts:
             for t in self._paged(f"/api/v1/trades?account_index={a}&sort_by=trade_id&sort_dir=asc&limit={PAGE}",
                                  "trades", a):
                 trades.append((a, int(t["trade_id"])))
-            account = self.get_retrying(f"/api/v1/account?by=index&value={a}")["accounts"][0]
-            for p in account.get("positions", []):
-                positions[(a, int(p["market_id"]))] = float(p["position"]) * int(p["sign"])
             active = self.get_retrying(f"/api/v1/accountActiveOrders?account_index={a}", a)["orders"]
             resting += [(a, int(o["client_order_index"])) for o in active]
             inactive = self._paged(f"/api/v1/accountInactiveOrders?account_index={a}&limit={PAGE}", "orders", a)
             history += [(a, int(o["client_order_index"])) for o in active + inactive]
         created = [tuple(row) for row in self.get_retrying("/sim/created")]
-        return {"trades": trades, "positions": positions, "resting": resting, "history": history, "created": created}
+        return {"trades": trades, "positions": self.positions(), "resting": resting, "history": history, "created": created}
