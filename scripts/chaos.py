@@ -142,6 +142,7 @@ class Campaign:
         self.recoveries: list[tuple[str, float | None]] = []
         self.rows: list[dict[str, Any]] = []
         self.halts = 0
+        self.orphans_after_crash: list[tuple[int, int]] = []
         self.exit_codes: list[int | None] = []
 
     # --- processes --------------------------------------------------------------------------
@@ -266,7 +267,28 @@ class Campaign:
         assert self.helper is not None
         risk = self.helper.stats("risk") or {}
         self.windows.append((crashed_ns + GRACE_NS, int(risk.get("ready_ms", 0)) * 1_000_000, "node"))
+        self.check_resting_known()
         return seconds
+
+    def check_resting_known(self, timeout_s: float = 30.0) -> None:
+        """After a node crash: every order resting at the venue (quotes included) is one storage
+        holds as open (adopted), or it is gone from the venue soon (cancelled); what is left at the
+        deadline was forgotten, an orphan."""
+        from storage import StorageReader
+        from storage.schema import OPEN_STATUSES
+
+        def forgotten() -> list[tuple[int, int]]:
+            resting = self.venue.resting()
+            with StorageReader(self.db) as db:
+                return [key for key in resting
+                        if getattr(db.order(*key), "status", None) not in OPEN_STATUSES]
+
+        deadline = time.monotonic() + timeout_s
+        left = forgotten()
+        while left and time.monotonic() < deadline:
+            time.sleep(0.5)  # the router settles what it reloaded: polled until the deadline
+            left = [key for key in forgotten() if key in left]
+        self.orphans_after_crash += left
 
     def lift_halts(self) -> None:
         """A halt for restart intensity: counted, then lifted through the operator API."""

@@ -11,7 +11,9 @@ What is compared, at the end of a campaign, after the supervisor stopped cleanly
   (through the operator API) against the venue's at a still moment before it (every new order
   refused, read until they agree or 60 s pass); `position_mismatches` counts books that differ
   by > 1e-9 in either comparison;
-- `orphan_orders`: orders resting at the venue at the end that storage does not know;
+- `orphan_orders`: orders resting at the venue at the end that storage does not know, and after
+  each node crash, orders resting at the venue that the fresh system neither holds as open in
+  storage (adopted) nor cancels within 30 s (forgotten);
 - `entries_while_down`: create transactions that arrived at the venue (the audit's wall-clock
   arrival) inside a down window of risk or the feed, and are not exits (storage's is_exit; an
   order storage does not know counts as an entry). The windows, as chaos.py builds them:

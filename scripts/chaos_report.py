@@ -30,7 +30,7 @@ def summarize(c: Any, facts: dict[str, Any], risk: dict[tuple[int, int], float],
     # storage against the venue after the stop; risk against the venue at the still moment before it
     found.add("position_mismatches", checks.position_mismatches(facts["positions"], positions, facts["positions"], books)
               + checks.position_mismatches(facts["positions_then"], facts["positions_then"], risk, books))
-    found.add("orphan_orders", checks.orphan_orders(facts["resting"], known))
+    found.add("orphan_orders", checks.orphan_orders(facts["resting"], known) + c.orphans_after_crash)
     found.add("entries_while_down", checks.entries_while_down(
         [(a, coi, at) for a, coi, at, _code in facts["created"]], c.windows, is_exit))
     logs = [c.work, c.ray_tmp]

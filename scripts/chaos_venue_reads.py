@@ -79,6 +79,14 @@ class VenueReader:
                 out[(a, int(p["market_id"]))] = float(p["position"]) * int(p["sign"])
         return out
 
+    def resting(self) -> list[tuple[int, int]]:
+        """(account, client order index) of every order resting at the venue."""
+        out = []
+        for a in self.accounts:
+            active = self.get_retrying(f"/api/v1/accountActiveOrders?account_index={a}", a)["orders"]
+            out += [(a, int(o["client_order_index"])) for o in active]
+        return out
+
     def collect(self) -> dict[str, Any]:
         """Everything the end checks read: trades, positions, resting orders, order history, audit."""
         trades, resting, history = [], [], []
