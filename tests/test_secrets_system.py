@@ -199,9 +199,11 @@ def test_ray_s_record_of_the_actors_holds_no_secret(ray_session: Any, tmp_path: 
         wait_until(lambda: run.stats("router")["ready"] == 1.0, 30.0, message="the router")
         assert ("router", run.stats("router")["pid"], ("LT_API_KEY_2001_0",)) in [
             (role, float(pid), names) for role, pid, names in run.system.handoff.handed]
-        records = {name: state.get_actor_info(ray.ActorID(bytes.fromhex(child.handle._actor_id.hex())))
-                   for name, child in run.system.children.items()}
-        assert all(records.values())
+        records: dict[str, bytes] = {}
+        for name, child in run.system.children.items():
+            raw: Any = state.get_actor_info(ray.ActorID(bytes.fromhex(child.handle._actor_id.hex())))
+            assert isinstance(raw, bytes), name  # the serialized ActorTableData (typed str | None in Ray)
+            records[name] = raw
         assert all(run.namespace.encode() in record for record in records.values())  # the actors' own records
         for name, record in records.items():
             assert not [i for i, v in enumerate(given.values()) if v.encode() in record], name

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from messages.codec import CONTROL
+from messages.codec import CONTROL, decode_heartbeat
 from messages.control import Halt, Resume
 from storage import StorageReader
 from tests import ray_fixtures
@@ -108,7 +108,7 @@ def test_a_read_only_database_halts_with_one_line(ray_session: Any, tmp_path: Pa
                    message="the read-only halt")
         stats = run.stats("persistence")
         assert stats["storage_fault"] == 1.0
-        heartbeat = CONTROL.decode(run.call("persistence", "heartbeat"))
-        assert heartbeat.last_error.startswith(line + ": trading halted")  # type: ignore[attr-defined]
+        heartbeat = decode_heartbeat(run.call("persistence", "heartbeat"))
+        assert (heartbeat.last_error or "").startswith(line + ": trading halted"), heartbeat.last_error
         run.call("persistence", "storage_drill", None)
         wait_until(lambda: _fault(run) == 0.0, 15.0, interval_s=0.05, message="writes to resume")
