@@ -659,7 +659,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # out of the environment before Ray starts: its processes inherit this one's environment
     taken = take_secrets(os.environ)
-    context = _init_ray(settings, args.address, args.namespace)
+    try:
+        context = _init_ray(settings, args.address, args.namespace)
+    except Exception as exc:  # Ray's node did not come up (a loaded machine, a bad --address): one line
+        print(f"cannot start Ray: {_one_line(exc)}", file=sys.stderr, flush=True)
+        ray.shutdown()  # whatever part of the node did start
+        db_lock.release()
+        return 1
     # after ray.init, which installs handlers of its own
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)

@@ -51,6 +51,7 @@ GRACE_NS = 250_000_000  # calls already in flight at a kill may land this soon a
 FEED_SILENCE_NS = 1_000_000_000  # risk takes the feed for dead after 1 s without a batch
 RECOVERY_TIMEOUT_S = 120.0
 NODE_RECOVERY_TIMEOUT_S = 240.0
+START_ATTEMPTS = 3  # a fresh supervisor that cannot start is started again, as an operator would
 # rsi_bb parameters that trade often (2 s candles, tiny periods, 2 bps exits), so that faults meet
 # orders in flight; the other strategies keep their defaults
 FAST_RSI_PARAMS: dict[str, Any] = {
@@ -142,6 +143,7 @@ class Campaign:
         self.recoveries: list[tuple[str, float | None]] = []
         self.rows: list[dict[str, Any]] = []
         self.halts = 0
+        self.failed_starts = 0
         self.orphans_after_crash: list[tuple[int, int]] = []
         self.exit_codes: list[int | None] = []
 
@@ -260,10 +262,18 @@ class Campaign:
         if self.helper is not None:
             self.helper.close()
         self.helper = None
-        try:
-            seconds = self.start_system(NODE_RECOVERY_TIMEOUT_S)
-        except TimeoutError:
-            return None
+        began = time.monotonic()
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self.start_system(NODE_RECOVERY_TIMEOUT_S)
+                break
+            except (RuntimeError, TimeoutError) as exc:  # e.g. Ray's node timed out starting on a loaded machine
+                print(f"     fresh supervisor, attempt {attempt}: {exc}", flush=True)
+                self.failed_starts += 1
+                procs.crash_node(self.run_id)  # what the failed attempt left, before the next one
+                if attempt == START_ATTEMPTS:
+                    raise
+        seconds = time.monotonic() - began
         assert self.helper is not None
         risk = self.helper.stats("risk") or {}
         self.windows.append((crashed_ns + GRACE_NS, int(risk.get("ready_ms", 0)) * 1_000_000, "node"))

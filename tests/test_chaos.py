@@ -27,7 +27,7 @@ def test_a_short_campaign_with_a_node_crash_keeps_every_invariant(tmp_path: Path
          "--candles", str(sol_candles_path), "--workdir", str(tmp_path / "run")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=580)
     lines = done.stdout.strip().splitlines()
-    assert lines, done.stderr[-3000:]
+    assert lines and lines[-1].startswith("{"), "\n".join(lines[-30:]) + "\n" + done.stderr[-3000:]
     summary = json.loads(lines[-1])
     report = "\n".join(lines[-60:])
     assert summary["faults"] == FAULTS and summary["node_crashes"] == 1, report
