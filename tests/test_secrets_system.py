@@ -3,8 +3,8 @@
 - `python supervisor.py` started with an API key, the Telegram bot token and the operator token in
   its environment: no process of the run but the supervisor (raylet, GCS, every worker: feed, risk,
   persistence, the strategy, venue-sim, operator, router) has any of them in /proc/<pid>/environ;
-  the router signs with the key it was handed (orders reach the venue and trade) and, SIGKILLed,
-  signs again in its new process, handed the key again; the operator API accepts the token;
+  the router signs with the key it was handed (the venue takes its orders) and, SIGKILLed, signs
+  again in its new process, handed the key again (orders journaled after the kill, taken); the operator API accepts the token;
   after the run no secret is in its output, its Ray session directory (logs) or its database.
 - In-process, with the secrets handed to the System: Ray's own record of each actor (the GCS actor
   table, what its state API and dashboard list: runtime env, call site, repr, ...) holds none of
@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -97,11 +98,13 @@ def _environ_leaks(pid: int, values: list[str]) -> list[str]:
     return leaks + [f"value #{i}" for i, v in enumerate(values) if v.encode() in environ]
 
 
-def _orders(db: Path) -> int:
+def _orders(db: Path, since_ns: int = 0) -> int:
+    """Orders journaled since since_ns that the venue took (signed and sent: neither pending nor rejected)."""
     try:
         conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
         try:
-            return int(conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
+            return int(conn.execute("SELECT COUNT(*) FROM orders WHERE sent_at >= ? AND status NOT IN "
+                                    "('pending', 'rejected')", (since_ns,)).fetchone()[0])
         finally:
             conn.close()
     except sqlite3.Error:
@@ -158,11 +161,12 @@ def test_no_ray_process_holds_a_secret_and_the_router_signs_across_a_restart(tmp
             assert answer.status == 200
         # the router, SIGKILLed, comes back in a new process, is handed the key again and signs
         router = actors["RouterActor"]
+        killed_ns = time.time_ns()
         os.kill(router, signal.SIGKILL)
         wait_until(lambda: _actors(proc.pid).get("RouterActor") not in (None, router), 60.0, interval_s=0.2,
                    message="a new router process")
-        restarted = _orders(db)
-        wait_until(lambda: _orders(db) > restarted + 1, 120.0, interval_s=0.5, message="orders after the restart")
+        wait_until(lambda: _orders(db, killed_ns) >= 2, 120.0, interval_s=0.5,
+                   message="orders of the new router that the venue took")
         new_router = _actors(proc.pid)["RouterActor"]
         assert _environ_leaks(new_router, values) == []
     finally:
