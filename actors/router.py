@@ -627,9 +627,9 @@ class RouterActor(ActorShell):
         deadline = loop.time() + SHUTDOWN_SETTLE_S
         while any(o.state == "pending" for o in self.orders.values()) and loop.time() < deadline:
             await asyncio.sleep(0.02)  # each pending send ends at its gate or with the venue's answer
-        unsettled = [o.coi for o in self.orders.values() if o.state == "pending"]
-        if unsettled:
-            self.log.warning("shutdown: {} orders sent without an answer; settled with the venue at the next start: {}",
+        unsettled = [o.coi for o in self.orders.values() if o.state in ("pending", "unknown")]
+        if unsettled:  # open in storage: the next start reloads them and asks the venue
+            self.log.warning("shutdown: {} orders sent, fate unknown; settled with the venue at the next start: {}",
                              len(unsettled), unsettled[:10])
         results: dict[str, Any] = {}
         if cancel_orders:  # after the sends in flight ended: an order placed meanwhile is canceled too
