@@ -4,6 +4,7 @@ and the logs turned into the summary (scripts/chaos_checks.py decides), and the 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from scripts import chaos_checks as checks
@@ -20,8 +21,11 @@ def summarize(c: Any, facts: dict[str, Any], risk: dict[tuple[int, int], float],
         stored = [(f.account_index, f.fill.trade_id) for f in db.fills_since(0)]
         positions = {(p.account_index, p.market_id): p.size for p in db.positions()}
         known = {(a, coi) for a, coi, _at, _code in facts["created"] if db.order(a, coi) is not None}
-        is_exit = {(a, coi): bool(getattr(db.order(a, coi), "is_exit", False))
-                   for a, coi, at, _code in facts["created"] if any(s <= at <= e for s, e, _w in c.windows)}
+        during = [(a, coi) for a, coi, at, _code in facts["created"] if any(s <= at <= e for s, e, _w in c.windows)]
+        orders = {key: db.order(*key) for key in during}
+        is_exit = {key: bool(getattr(o, "is_exit", False)) for key, o in orders.items()}
+        sent_at = {key: int(o.sent_at) for key, o in orders.items() if o is not None and o.sent_at}
+    (c.work / "down-windows.json").write_text(json.dumps(c.windows))  # [start ns, end ns, what], for a look
     found = checks.Findings()
     checks.fill_findings(facts["trades"], stored, found)
     found.add("duplicate_orders", checks.duplicate_orders([(a, coi) for a, coi, _at, _c in facts["created"]],
@@ -32,7 +36,7 @@ def summarize(c: Any, facts: dict[str, Any], risk: dict[tuple[int, int], float],
               + checks.position_mismatches(facts["positions_then"], facts["positions_then"], risk, books))
     found.add("orphan_orders", checks.orphan_orders(facts["resting"], known) + c.orphans_after_crash)
     found.add("entries_while_down", checks.entries_while_down(
-        [(a, coi, at) for a, coi, at, _code in facts["created"]], c.windows, is_exit))
+        [(a, coi, at) for a, coi, at, _code in facts["created"]], c.windows, is_exit, sent_at))
     logs = [c.work, c.ray_tmp]
     found.add("secrets_found", procs.secrets_in(logs, list(c.keys.values())))
     # the system's own: the supervisor's output (actors' logs reach it too) and the workers' logs;

@@ -65,6 +65,9 @@ def test_positions_orphans_and_entries_while_down() -> None:
     is_exit = {(1, 3): True, (1, 4): False}
     hits = checks.entries_while_down(created, windows, is_exit)
     assert [(h["coi"], h["down"]) for h in hits] == [(2, "risk"), (4, "feed")]  # 3 is an exit
+    # sent before the risk window opened, arriving inside it: in transit, not sent while down
+    in_transit = checks.entries_while_down(created, windows, is_exit, sent_at={(1, 2): 90, (1, 4): 510})
+    assert [h["coi"] for h in in_transit] == [4]
 
 
 def test_recovery_summary_and_verdict() -> None:
