@@ -48,6 +48,15 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "stop_loss_bps": 10.0,
             "trailing_stop": True,
         },
+        # walk-forward sweep on the shared SOL month (docs/strategy_results.md, "Walk-forward"): the
+        # last fold's choice (trained 2025-05-19..29). Its out-of-sample profit did not survive a
+        # 1.96 bps taker fee or a coarser intra-minute path: a research result, not a live default
+        "wf_2025_05": {
+            "candle_interval_s": 60, "rsi_period": 17, "bb_period": 31, "bb_std": 2.981,
+            "rsi_momentum_strength": 7.57, "bb_position_threshold": 0.3496, "trend_confirmation_bps": 3.885,
+            "volatility_min_bps": 3.057, "volatility_max_bps": 39.36, "take_profit_bps": 18.93,
+            "stop_loss_bps": 22.11, "max_hold_s": 321, "trailing_stop": True,
+        },
     },
     "renko_ao": {
         DEFAULT_PRESET: {},
@@ -62,9 +71,24 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "min_bricks_since_divergence": 4,
             "bb_required": True,
         },
+        # walk-forward sweep, last fold's choice (trained 2025-05-19..29); it lost out of sample, as
+        # the sweep did overall (docs/strategy_results.md)
+        "wf_2025_05": {
+            "renko_atr_multiplier": 1.641, "renko_lookback": 54, "min_divergence_strength": 0.03876,
+            "min_ao_strength": 0.1584, "min_bricks_since_divergence": 5, "optimal_atr_min_bps": 4.601,
+            "optimal_atr_max_bps": 26.91, "bb_required": True, "take_profit_bps": 15.13,
+            "stop_loss_bps": 22.91, "max_hold_s": 622,
+        },
     },
     "breakout": {
         DEFAULT_PRESET: {},
+        # walk-forward sweep, last fold's choice (trained 2025-05-19..29): 5-minute candles, which every
+        # fold chose; it trades (the default never does on this month) at about break-even out of sample
+        "wf_2025_05": {
+            "candle_interval_s": 300, "breakout_lookback": 53, "rsi_bullish_threshold": 55.17,
+            "rsi_bearish_threshold": 48.66, "atr_min_bps": 1.767, "atr_max_bps": 31.1,
+            "take_profit_atr": 3.633, "stop_loss_atr": 2.53, "max_hold_s": 2812,
+        },
     },
     "market_maker": {
         DEFAULT_PRESET: {},
