@@ -174,3 +174,12 @@ def test_candle_files_with_broken_rows_keep_only_sound_rows(data: st.DataObject)
     for column in (candles.open, candles.high, candles.low, candles.close):
         assert all(math.isfinite(v) and v > 0 for v in column.tolist())
     assert all((candles.high >= candles.low).tolist())
+
+
+def test_a_candle_time_beyond_int64_nanoseconds_is_a_malformed_row(tmp_path: Path) -> None:
+    """Found by the fuzzer: such a row overflowed numpy's int64 and the whole read failed."""
+    path = tmp_path / "candles.csv"
+    rows = [_row(0), ["99999999999999999999999999", *_row(1)[1:]], _row(2)]
+    path.write_text(HEADER + "".join(",".join(r) + "\n" for r in rows))
+    candles = read_candles(path)
+    assert len(candles.open_time_ms) == 2 and candles.malformed == 1

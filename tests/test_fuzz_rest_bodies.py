@@ -111,3 +111,12 @@ def test_bodies_with_edited_fields_are_values_or_venue_errors(data: st.DataObjec
 @given(data=st.data(), name=st.sampled_from(sorted(DOCS)), status=statuses)
 def test_bodies_with_broken_bytes_are_values_or_venue_errors(data: st.DataObject, name: str, status: int) -> None:
     _call(name, status, data.draw(broken_bytes(json.dumps(DOCS[name]).encode())))
+
+
+@pytest.mark.parametrize("details", [[None], 7, "x", [{"market_id": None}], [[1, 2]]])
+def test_order_book_details_of_the_wrong_shape_are_venue_errors(details: Any) -> None:
+    """Found by the fuzzer: a null entry escaped as TypeError from the error message itself."""
+    body = json.dumps({"code": 200, "order_book_details": details}).encode()
+    rest = LighterRest("http://venue.invalid", session=_Session(200, body))  # type: ignore[arg-type]
+    with pytest.raises(VenueError):
+        asyncio.run(rest.order_book_details())

@@ -143,6 +143,8 @@ def _int_field(row: dict[str, Any], key: str, fallback: str) -> int:
 
 def market_from_details(row: dict[str, Any]) -> MarketSpec:
     """One entry of `orderBookDetails` (or `orderBooks`) to a MarketSpec."""
+    if not isinstance(row, dict):
+        raise ValueError(f"orderBookDetails entry is not an object: {type(row).__name__}")
     try:
         return MarketSpec(
             market_id=int(row["market_id"]),
@@ -165,6 +167,8 @@ def markets_from_details(payload: dict[str, Any]) -> dict[int, MarketSpec]:
     if code != 200:
         raise ValueError(f"orderBookDetails answered code {code}: {payload.get('message')}")
     rows = payload.get("order_book_details") or payload.get("order_books") or []
+    if not isinstance(rows, list):
+        raise ValueError(f"orderBookDetails entries are not a list: {type(rows).__name__}")
     return {spec.market_id: spec for spec in map(market_from_details, rows)}
 
 

@@ -64,6 +64,9 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8", errors="replace", newline="")  # noqa: SIM115 (returned)
 
 
+MAX_OPEN_TIME_MS = 2**63 // 1_000_000  # open times become int64 nanoseconds downstream
+
+
 def _parse_row(row: list[str]) -> tuple[int, float, float, float, float, float] | None:
     """One CSV row, or None when it is malformed or not a consistent candle."""
     if len(row) != len(CANDLE_COLUMNS):
@@ -73,7 +76,7 @@ def _parse_row(row: list[str]) -> tuple[int, float, float, float, float, float] 
         o, h, lo, c, v = (float(x) for x in row[1:])
     except ValueError:
         return None
-    if not all(math.isfinite(x) for x in (o, h, lo, c, v)):
+    if not all(math.isfinite(x) for x in (o, h, lo, c, v)) or not 0 <= t < MAX_OPEN_TIME_MS:
         return None
     if lo <= 0 or v < 0 or h < max(o, c) or lo > min(o, c):
         return None
