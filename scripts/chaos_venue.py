@@ -10,19 +10,12 @@ orders sent twice and entries sent while risk or the feed was down.
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import sys
-from typing import Any
 
 from aiohttp import web
-from loguru import logger
 
 from actors.venue_sim import RecordingSimServer
-from venue.markets import SOL_DEFAULT
-from venue.sim.__main__ import build_server, parse_args
-from venue.sim.lighter_mirror import mirrored_markets
-from venue.sim.server import check_loopback
+from venue.sim.__main__ import main as sim_main
 
 
 class AuditedSim(RecordingSimServer):
@@ -36,35 +29,8 @@ class AuditedSim(RecordingSimServer):
         return app
 
 
-async def serve(args: Any) -> int:
-    try:
-        sim = build_server(args, await mirrored_markets(args.source, [SOL_DEFAULT.market_id]), server_cls=AuditedSim)
-        await sim.start()
-    except (ValueError, OSError) as exc:
-        print(f"chaos_venue: {exc}", file=sys.stderr, flush=True)
-        return 2
-    print(f"LIGHTER_SIM_URL={sim.url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await sim.stop()
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logger.remove()
-    logger.add(sys.stderr, level=args.log_level.upper())
-    try:
-        check_loopback(args.host)
-    except ValueError as exc:
-        print(f"chaos_venue: {exc}", file=sys.stderr, flush=True)
-        return 2
-    return asyncio.run(serve(args))
+    return sim_main(argv, server_cls=AuditedSim, prog="chaos_venue")
 
 
 if __name__ == "__main__":

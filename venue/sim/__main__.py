@@ -125,12 +125,12 @@ def build_server(args: argparse.Namespace, markets: list[MarketSpec] | None = No
     )
 
 
-async def serve(args: argparse.Namespace) -> int:
+async def serve(args: argparse.Namespace, server_cls: type[SimServer] = SimServer, prog: str = "venue.sim") -> int:
     try:
-        sim = build_server(args, await mirrored_markets(args.source, [SOL_DEFAULT.market_id]))
+        sim = build_server(args, await mirrored_markets(args.source, [SOL_DEFAULT.market_id]), server_cls=server_cls)
         await sim.start()
     except (ValueError, OSError) as exc:
-        print(f"venue.sim: {exc}", file=sys.stderr, flush=True)
+        print(f"{prog}: {exc}", file=sys.stderr, flush=True)
         return 2
     print(f"LIGHTER_SIM_URL={sim.url}", flush=True)
     stop = asyncio.Event()
@@ -144,16 +144,18 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, server_cls: type[SimServer] = SimServer, prog: str = "venue.sim") -> int:
+    """The paper venue until SIGINT/SIGTERM; server_cls and prog let a tool run a subclass of it
+    (scripts/chaos_venue.py)."""
     args = parse_args(argv)
     logger.remove()
     logger.add(sys.stderr, level=args.log_level.upper())
     try:
         check_loopback(args.host)
     except ValueError as exc:
-        print(f"venue.sim: {exc}", file=sys.stderr, flush=True)
+        print(f"{prog}: {exc}", file=sys.stderr, flush=True)
         return 2
-    return asyncio.run(serve(args))
+    return asyncio.run(serve(args, server_cls, prog))
 
 
 if __name__ == "__main__":
