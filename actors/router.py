@@ -70,8 +70,9 @@ import asyncio
 import functools
 import itertools
 from collections import deque
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -108,7 +109,9 @@ from storage.loaders import StoredOrder
 
 ROUTER_ERROR = 40001  # OrderRejected.code when the router could not send an order
 NOT_ROUTABLE = 40002  # no client for the account
+T = TypeVar("T")
 SEND_RETRIES = 3
+FILL_RETRY_S = 2.0  # a fill whose durable write failed is put through the consumer again this often
 UNKNOWN_FATE_CHECK_S = 3.0
 SNAPSHOT_WAIT_S = 10.0
 SHUTDOWN_SETTLE_S = 12.0  # a send in flight at shutdown: its answer (the REST timeout is 10 s)
@@ -137,6 +140,8 @@ class RouterActor(ActorShell):
         self.orders: dict[tuple[int, int], RouterOrder] = {}
         self.known: set[tuple[int, int]] = set()
         self.seen_fills = BoundedSet(1_000_000)
+        self.unstored_fills: dict[tuple[int, int], Any] = {}  # (account, trade id) -> wire.Trade, write failed
+        self.fill_retry: asyncio.Future[None] | None = None
         self.event_seq = SeqCounter()
         self.events: asyncio.Queue[Any] = asyncio.Queue()
         self.snapshots: dict[int, asyncio.Event] = {a: asyncio.Event() for a in self.accounts}
@@ -222,6 +227,19 @@ class RouterActor(ActorShell):
         """The account's current auth token (a new one once 80% of the last one's life passed)."""
         return str(self.tokens[account].current())
 
+    async def _private(self, account: int, call: Callable[[str], Awaitable[T]]) -> T:
+        """A private REST call with the account's current token; a token the venue refuses is
+        replaced before the next call (a retry asks this again, so it presents the new one)."""
+        from venue.codes import AUTH_CODES
+        from venue.rest import VenueError
+
+        try:
+            return await call(self._auth(account))
+        except VenueError as exc:
+            if exc.code in AUTH_CODES:
+                self.tokens[account].refused()
+            raise
+
     async def _recover_fills(self, account: int, since_start: bool = True) -> int:
         """Fills of the account's orders this router never stored (it was down, or the stream
         missed them), paged out of the venue's trades (venue.fill_recovery); they go through the
@@ -232,8 +250,8 @@ class RouterActor(ActorShell):
 
         async with self.recovering[account]:  # one walk at a time: the next sees what this one stored
             missed, pages = await missed_fills(
-                lambda cursor: self.rest.account_trades(account, self._auth(account), limit=TRADES_PAGE,
-                                                        cursor=cursor),
+                lambda cursor: self._private(account, lambda auth: self.rest.account_trades(
+                    account, auth, limit=TRADES_PAGE, cursor=cursor)),
                 stored=lambda t: (account, t.trade_id) in self.seen_fills,
                 ours=lambda t: self._order_for(account, coi_of(account, t)) is not None,
                 newest_stored=self.newest_fill.get(account) if since_start else None)
@@ -272,7 +290,8 @@ class RouterActor(ActorShell):
             active[account] = {}
             for market in self.settings.markets:
                 orders = await self.retrying(f"active orders of {account}", functools.partial(
-                    self.rest.active_orders, account, market, auth=self._auth(account)), timeout_s=START_RETRY_S)
+                    self._private, account, functools.partial(self.rest.active_orders, account, market)),
+                    timeout_s=START_RETRY_S)
                 for o in orders:
                     active[account][o.client_order_index] = o
         for row in stored:
@@ -356,6 +375,18 @@ class RouterActor(ActorShell):
             self.log.warning("order {} of {} not sent: {}", order.coi, order.strategy, refusal.reason)
             await self._finish(order, self._rejected(order, refusal.code, refusal.reason, "router"))
             return "rejected"
+        except Exception as exc:
+            if not (journal.done() and not journal.cancelled() and journal.exception() is not None):
+                raise
+            # not journaled (a storage fault, persistence gone), so never sent: it ends here, told to
+            # risk and the strategy; storage has no row of it to update
+            self.counts["not_journaled"] = self.counts.get("not_journaled", 0) + 1
+            self.log.error("order {} of {} not sent: its journal write failed ({})", order.coi, order.strategy,
+                           type(exc).__name__)
+            order.state = "done"
+            self._deliver(self._rejected(order, ROUTER_ERROR, f"never sent: not journaled ({type(exc).__name__})",
+                                         "router"), persist=False)
+            return "rejected"
 
     async def _send_gated(self, order: RouterOrder, intent: OrderIntent, client: Any, journal: asyncio.Future[None],
                           gate: SendGate) -> str:
@@ -418,7 +449,8 @@ class RouterActor(ActorShell):
         if order.done or order.state != "unknown":
             return
         try:
-            active = await self.rest.active_orders(order.account, order.market, auth=self._auth(order.account))
+            active = await self._private(order.account, functools.partial(
+                self.rest.active_orders, order.account, order.market))
         except Exception as exc:
             self.note_error(f"checking order {order.coi}: {type(exc).__name__}")
             asyncio.ensure_future(self._check_unknown(order))
@@ -564,10 +596,19 @@ class RouterActor(ActorShell):
                              trade.trade_id, account, coi)
             self.seen_fills.add((account, trade.trade_id))
             return
+        before = (order.filled, order.order_index)
         event = fill_event(order, trade, self.event_seq.next())
         final = isinstance(event, OrderFilled)
         data = ORDER_EVENTS.encode(event)
-        stored = await self.sender.call("persistence", "write_durable", data, timeout_s=60.0)
+        try:
+            stored = await self.sender.call("persistence", "write_durable", data, timeout_s=60.0)
+        except Exception as exc:
+            # not stored (a storage fault, persistence restarting): the order is left as it was and
+            # the fill comes round again until it is stored, so it is never counted twice nor lost
+            order.filled, order.order_index = before
+            self._retry_fill(account, trade, exc)
+            return
+        self.unstored_fills.pop((account, trade.trade_id), None)
         self.seen_fills.add((account, trade.trade_id))
         if not stored:
             # already stored, yet not by a call whose answer reached us (those are in seen_fills):
@@ -579,6 +620,31 @@ class RouterActor(ActorShell):
         if final:
             order.state = "done"
         self._deliver(event, persist=False)
+
+    def _retry_fill(self, account: int, trade: Any, exc: Exception) -> None:
+        if (account, trade.trade_id) not in self.unstored_fills:
+            self.counts["fills_unstored"] = self.counts.get("fills_unstored", 0) + 1
+            self.log.error("fill {} of account {} not stored ({}): tried again every {:g} s", trade.trade_id,
+                           account, type(exc).__name__, FILL_RETRY_S)
+        self.unstored_fills[(account, trade.trade_id)] = trade
+        if self.fill_retry is None or self.fill_retry.done():
+            self.fill_retry = asyncio.ensure_future(self._retry_unstored_fills())
+
+    async def _retry_unstored_fills(self) -> None:
+        """Put the fills whose write failed through the consumer again, until every one is stored."""
+        from venue.wire import AccountUpdated
+
+        while self.unstored_fills:
+            await asyncio.sleep(FILL_RETRY_S)
+            by_account: dict[int, list[Any]] = {}
+            for (account, _trade_id), trade in sorted(self.unstored_fills.items()):
+                by_account.setdefault(account, []).append(trade)
+            done = asyncio.Event()
+            for account, trades in by_account.items():
+                self.events.put_nowait((wall_ns(), AccountUpdated(
+                    account_index=account, ts_ms=0, is_snapshot=False, positions=[], orders=[], trades=trades)))
+            self.events.put_nowait((wall_ns(), done))
+            await done.wait()
 
     async def _on_order(self, account: int, venue_order: Any) -> None:
         order = self.orders.get((account, venue_order.client_order_index))
@@ -694,14 +760,14 @@ class RouterActor(ActorShell):
         """The account's open orders at the venue (msgpack wire.AccountOrder), for actors that hold
         no keys: the private endpoint needs the account's token, which only this actor can make."""
         await self.ready()
-        rows = await self.rest.active_orders(account, market, auth=self._auth(account))
+        rows = await self._private(account, functools.partial(self.rest.active_orders, account, market))
         return [msgspec.msgpack.encode(o) for o in rows]
 
     async def venue_position_fundings(self, account: int, limit: int = 100) -> list[bytes]:
         """The account's newest funding payments at the venue (msgpack wire.PositionFunding, newest
         first), for risk's reconciliation: Lighter's positionFunding is private (the account's token)."""
         await self.ready()
-        rows = await self.rest.position_fundings(account, limit, auth=self._auth(account))
+        rows = await self._private(account, lambda auth: self.rest.position_fundings(account, limit, auth=auth))
         return [msgspec.msgpack.encode(f) for f in rows]
 
     def stats(self) -> dict[str, float]:

@@ -102,3 +102,18 @@ def test_arbitrary_input_never_escapes(raw: bytes | str) -> None:
     client, _events = _client()
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     _feed(client, data)
+
+
+def test_a_malformed_funding_row_is_dropped_alone_not_the_fills_beside_it() -> None:
+    """Found in review: the funding rows were typed with the message, so one row of another shape
+    dropped the whole account update, its fills included."""
+    good = {"timestamp": 1_746_000_000, "market_id": 2, "funding_id": 1, "change": "-0.001", "rate": "0.0012",
+            "position_size": "0.1", "position_side": "long"}
+    frame = dict(ACCOUNT_ALL, funding_histories={"2": [good, {"timestamp": "soon", "change": None}, "x"]})
+    client, events = _client()
+    before = client.stats.malformed
+    client._on_frame(json.dumps(frame).encode())
+    updates = [e for e in events if getattr(e, "account_index", None) == ACCOUNT]
+    assert len(updates) == 1 and [t.trade_id for t in updates[0].trades] == [55]
+    assert len(updates[0].fundings) == 1 and updates[0].fundings[0].change == -0.001
+    assert client.stats.malformed == before + 2 and client.stats.internal_errors == 0

@@ -294,7 +294,9 @@ class AccountAllMsg(_WsMsg, frozen=True, kw_only=True):
     positions: NullDict[int, WirePosition] = {}
     orders: NullDict[int, list[WireOrder]] = {}
     trades: NullDict[int, list[WireTrade]] = {}
-    funding_histories: NullDict[int, list[WirePositionFunding]] = {}
+    # rows checked one by one (account_update_from_wire): a funding row of an unexpected shape is
+    # dropped and counted, not the fills and orders beside it
+    funding_histories: NullDict[int, Any] = {}
     shares: Any = None
     timestamp: int = 0
 
@@ -962,6 +964,7 @@ class AccountUpdated(_Event, frozen=True, kw_only=True):
     orders: list[AccountOrder]
     trades: list[Trade]
     fundings: list[PositionFunding] = []
+    malformed_fundings: int = 0  # funding rows dropped: not of Lighter's shape
 
 
 class Stale(_Event, frozen=True, kw_only=True):
@@ -990,6 +993,14 @@ def account_update_from_wire(msg: AccountAllMsg, account_index: int) -> AccountU
 
     Raises ValueError for a non-finite number anywhere in it.
     """
+    fundings: list[PositionFunding] = []
+    malformed = 0
+    for _, rows in sorted(msg.funding_histories.items()):
+        for row in rows if isinstance(rows, list) else [rows]:
+            try:
+                fundings.append(funding_from_wire(msgspec.convert(row, WirePositionFunding)))
+            except (msgspec.ValidationError, ValueError, TypeError):
+                malformed += 1
     return AccountUpdated(
         account_index=account_index,
         ts_ms=msg.timestamp,
@@ -997,5 +1008,6 @@ def account_update_from_wire(msg: AccountAllMsg, account_index: int) -> AccountU
         positions=[position_from_wire(p) for _, p in sorted(msg.positions.items())],
         orders=[order_from_wire(o) for _, orders in sorted(msg.orders.items()) for o in orders],
         trades=[trade_from_wire(t) for _, trades in sorted(msg.trades.items()) for t in trades],
-        fundings=[funding_from_wire(f) for _, rows in sorted(msg.funding_histories.items()) for f in rows],
+        fundings=fundings,
+        malformed_fundings=malformed,
     )

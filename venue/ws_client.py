@@ -573,6 +573,9 @@ class LighterWsClient:
             self.stats.malformed += 1
             self._log_warning("malformed", f"account {account}: update dropped ({exc})")
             return
+        if event.malformed_fundings:
+            self.stats.malformed += event.malformed_fundings
+            self._log_warning("malformed", f"account {account}: {event.malformed_fundings} funding rows dropped")
         self._emit(event)
 
     def _on_ping(self, msg: PingMsg, now: float) -> None:
