@@ -126,7 +126,7 @@ def test_registry_presets_and_quoting_kinds() -> None:
         build("market_maker", "mm", SOL_DEFAULT)
     s = build_quoting("market_maker", "mm", SOL_DEFAULT, order_ids=iter(range(5)).__next__, preset="nov10")
     assert isinstance(s, MarketMakerStrategy) and s.params == old
-    assert set(PRESETS["rsi_bb"]) == {"default", "selective"}  # the directional kinds are unchanged
+    assert set(PRESETS["rsi_bb"]) == {"default", "selective", "wf_2025_05"}  # the notes' sets and the sweep's
     assert T0 > 0
 
 
