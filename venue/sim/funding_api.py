@@ -10,34 +10,22 @@ from aiohttp import web
 from venue import codes
 from venue.sim.funding import HOUR_MS
 from venue.sim.funding_shapes import funding_json, position_funding_json
-from venue.sim.rest_api import SIM_KEY, BadRequest, authorize, ok
+from venue.sim.rest_api import SIM_KEY, BadRequest, authorize, int_arg, ok
 
 MAX_LIMIT = 100
-
-
-def _int(request: web.Request, name: str, default: int | None = None) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        if default is None:
-            raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: {name} is required")
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: {name}={raw!r}") from None
 
 
 async def position_funding(request: web.Request) -> web.Response:
     """An account's funding payments, newest first (`limit`, `market_id`, `side`, `cursor`: the
     funding_id to continue below). Private, as on Lighter: the account's own auth token."""
     sim = request.app[SIM_KEY]
-    account_index = _int(request, "account_index")
+    account_index = int_arg(request, "account_index")
     authorize(sim, request, account_index)
-    market_id = _int(request, "market_id", -1)
-    limit = _int(request, "limit", MAX_LIMIT)
+    market_id = int_arg(request, "market_id", -1)
+    limit = int_arg(request, "limit", MAX_LIMIT)
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: limit {limit}")
-    cursor = _int(request, "cursor", 0) if request.query.get("cursor") else 0
+    cursor = int_arg(request, "cursor", 0) if request.query.get("cursor") else 0
     side = request.query.get("side", "all")
     rows = [r for r in reversed(sim.engine.funding.history(account_index, None if market_id < 0 else market_id))
             if (not cursor or r.funding_id < cursor)
@@ -55,15 +43,15 @@ async def fundings(request: web.Request) -> web.Response:
     """A market's hourly funding between start_timestamp and end_timestamp (s), the newest
     count_back of them, oldest first."""
     sim = request.app[SIM_KEY]
-    market_id = _int(request, "market_id")
+    market_id = int_arg(request, "market_id")
     if market_id not in sim.markets:
         raise BadRequest(codes.INVALID_MARKET, f"{codes.message_for(codes.INVALID_MARKET)}: {market_id}")
     resolution = request.query.get("resolution", "1h")
     if resolution != "1h":
         raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: resolution {resolution!r}")
-    start_s = _int(request, "start_timestamp", 0)
-    end_s = _int(request, "end_timestamp", (sim.now_ms + HOUR_MS) // 1000)
-    count = _int(request, "count_back", MAX_LIMIT)
+    start_s = int_arg(request, "start_timestamp", 0)
+    end_s = int_arg(request, "end_timestamp", (sim.now_ms + HOUR_MS) // 1000)
+    count = int_arg(request, "count_back", MAX_LIMIT)
     rows = [e for e in sim.engine.funding.market_history(market_id) if start_s <= e.ts_ms // 1000 <= end_s]
     kept = rows[-count:] if count > 0 else []
     return ok({"code": 200, "resolution": "1h", "fundings": [funding_json(e) for e in kept]})

@@ -40,7 +40,7 @@ def error(code: int, message: str, status: int = 400) -> web.Response:
     return ok({"code": code, "message": message}, status=status)
 
 
-def _int_arg(request: web.Request, name: str, default: int | None = None) -> int:
+def int_arg(request: web.Request, name: str, default: int | None = None) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         if default is None:
@@ -55,7 +55,7 @@ def _int_arg(request: web.Request, name: str, default: int | None = None) -> int
 def _market_arg(sim: SimVenue, request: web.Request, required: bool = True) -> int | None:
     if not required and request.query.get("market_id") in (None, ""):
         return None
-    market_id = _int_arg(request, "market_id")
+    market_id = int_arg(request, "market_id")
     if market_id not in sim.markets:
         raise BadRequest(codes.INVALID_MARKET, f"{codes.message_for(codes.INVALID_MARKET)}: {market_id}")
     return market_id
@@ -83,7 +83,7 @@ def _cursor_arg(request: web.Request) -> int | None:
 
 
 def _limit_arg(request: web.Request, default: int | None, most: int) -> int:
-    limit = _int_arg(request, "limit", default)
+    limit = int_arg(request, "limit", default)
     if not 1 <= limit <= most:
         raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: limit must be 1..{most}")
     return limit
@@ -131,7 +131,7 @@ async def order_book_orders(request: web.Request) -> web.Response:
     sim = request.app[SIM_KEY]
     market_id = _market_arg(sim, request)
     assert market_id is not None
-    limit = _int_arg(request, "limit", 100)
+    limit = int_arg(request, "limit", 100)
     if not 1 <= limit <= 250:
         raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: limit must be 1..250")
     spec = sim.markets[market_id]
@@ -159,7 +159,7 @@ async def recent_trades(request: web.Request) -> web.Response:
     sim = request.app[SIM_KEY]
     market_id = _market_arg(sim, request)
     assert market_id is not None
-    limit = _int_arg(request, "limit", 100)
+    limit = int_arg(request, "limit", 100)
     if not 1 <= limit <= 100:
         raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: limit must be 1..100")
     trades = sim.recent_trades[market_id]
@@ -170,7 +170,7 @@ async def recent_trades(request: web.Request) -> web.Response:
 def _ms_arg(request: web.Request, name: str) -> int | None:
     if request.query.get(name) in (None, ""):
         return None
-    value = _int_arg(request, name)
+    value = int_arg(request, name)
     return value * 1000 if 0 < value < 100_000_000_000 else value  # seconds are accepted too
 
 
@@ -180,7 +180,7 @@ def _candle_args(sim: SimVenue, request: web.Request) -> tuple[int, str, list[di
     resolution = request.query.get("resolution", "1m")
     if resolution not in RESOLUTION_MS:
         raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: resolution {resolution!r}")
-    count_back = _int_arg(request, "count_back", 500)
+    count_back = int_arg(request, "count_back", 500)
     candles = sim.candles[market_id].query(
         resolution, _ms_arg(request, "start_timestamp"), _ms_arg(request, "end_timestamp"), min(max(count_back, 0), 500)
     )
@@ -219,8 +219,8 @@ async def candlesticks(request: web.Request) -> web.Response:
 # =============================================================================================
 async def next_nonce(request: web.Request) -> web.Response:
     sim = request.app[SIM_KEY]
-    account_index = _int_arg(request, "account_index")
-    api_key_index = _int_arg(request, "api_key_index")
+    account_index = int_arg(request, "account_index")
+    api_key_index = int_arg(request, "api_key_index")
     return ok({"code": 200, "nonce": sim.next_nonce(account_index, api_key_index)})
 
 
@@ -229,7 +229,7 @@ async def account(request: web.Request) -> web.Response:
     by = request.query.get("by", "index")
     if by != "index":
         raise BadRequest(codes.INVALID_PARAM, f"{codes.message_for(codes.INVALID_PARAM)}: only by=index is simulated")
-    account_index = _int_arg(request, "value")
+    account_index = int_arg(request, "value")
     if account_index < 0:
         raise BadRequest(codes.INVALID_ACCOUNT, f"{codes.message_for(codes.INVALID_ACCOUNT)}: {account_index}")
     return ok({"code": 200, "total": 1, "accounts": [account_json(sim, account_index)], "next_cursor": ""})
@@ -238,7 +238,7 @@ async def account(request: web.Request) -> web.Response:
 async def account_active_orders(request: web.Request) -> web.Response:
     """Open orders of an account (private: its auth token)."""
     sim = request.app[SIM_KEY]
-    account_index = _int_arg(request, "account_index")
+    account_index = int_arg(request, "account_index")
     authorize(sim, request, account_index)
     market_id = _market_arg(sim, request, required=False)
     orders = sorted(sim.engine.active_orders(account_index, market_id), key=lambda o: o.order_index)
@@ -251,7 +251,7 @@ async def account_inactive_orders(request: web.Request) -> web.Response:
     """Ended orders of an account (private), newest order first, `limit` (1..100) a page; the
     `next_cursor` of a page continues below its last order ("" after the last page)."""
     sim = request.app[SIM_KEY]
-    account_index = _int_arg(request, "account_index")
+    account_index = int_arg(request, "account_index")
     authorize(sim, request, account_index)
     market_id = _market_arg(sim, request, required=False)
     limit = _limit_arg(request, None, 100)
@@ -297,7 +297,7 @@ async def trades(request: web.Request) -> web.Response:
                                                   "account_index or market_id is required")
         rows = sorted(sim.recent_trades[market_id], key=lambda t: t["trade_id"], reverse=sort_dir == "desc")
         return ok({"code": 200, "next_cursor": "", "trades": rows[:limit]})
-    account_index = _int_arg(request, "account_index")
+    account_index = int_arg(request, "account_index")
     authorize(sim, request, account_index)
     cursor = _cursor_arg(request)
     history = sim.engine.account_trades(account_index, market_id)  # oldest first
@@ -324,8 +324,8 @@ async def apikeys(request: web.Request) -> web.Response:
 
     sim = request.app[SIM_KEY]
     keys_of = registry(sim)
-    account_index = _int_arg(request, "account_index")
-    api_key_index = _int_arg(request, "api_key_index", 255)
+    account_index = int_arg(request, "account_index")
+    api_key_index = int_arg(request, "api_key_index", 255)
     if api_key_index == 255:  # Lighter: 255 lists every key of the account
         indexes = sorted({k for a, k in sim.nonces if a == account_index} | set(keys_of.indexes(account_index)))
     else:
