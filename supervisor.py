@@ -393,12 +393,17 @@ class System:
         if self.settings.flatten_on_exit:
             self._flatten_on_exit()
         summary = self.status()
-        for s in self.settings.enabled_strategies:
-            self._call(s.actor_name, "flush", timeout_s=15.0)
+        # the market first: no new tick can start a decision that storage, closed below, would miss
+        self._call("feed", "stop", timeout_s=10.0)
+        writers = [s.actor_name for s in self.settings.enabled_strategies]
+        for name in writers:
+            self._call(name, "flush", timeout_s=15.0)
         result = self._call("router", "shutdown", cancel, timeout_s=30.0)
         if cancel and result is not None:
             self.log.info("open orders cancelled on exit: {}", result)
-        self._call("feed", "stop", timeout_s=10.0)
+        # what the router's settling told risk and the strategies, journaled before storage closes
+        for name in ("risk", *writers, "router"):
+            self._call(name, "flush", timeout_s=15.0)
         self._call("persistence", "close", timeout_s=30.0)
         self._call("venue-sim", "stop", timeout_s=10.0)
         if kill:

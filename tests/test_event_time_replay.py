@@ -23,11 +23,14 @@ from tests.ray_fixtures import SystemRun, make_settings, wait_until
 
 ray_session = ray_fixtures.ray_session  # the session-wide Ray (a fixture)
 
-SPEED = 1000.0  # about 17 minutes of market time per wall second
-RUN_S = 25.0  # of trading, once the first order is approved: about seven hours of market time
-# orders per account per minute: a limit the fast test strategy reaches in its busiest minutes
-# (about 7 orders at most; 3 is reached in any busy stretch, whatever the wall-time jitter at
-# 1000x), so the window is seen to fill and then slide on event time
+SPEED = 500.0  # about 8 minutes of market time per wall second
+RUN_S = 25.0  # of trading, once the first order is approved: about three and a half hours of market time
+MORE_S = 45.0  # at most this much longer, until risk has refused one order for its rate
+# orders per account per minute: a limit the fast test strategy reaches in its busy minutes (about 7
+# orders at most; 3 in any busy stretch), so the window is seen to fill and then slide on event time.
+# How many orders fit in a minute of market time depends on the wall time each takes: a loaded CI
+# machine at 1000x once reached the limit only as the run ended, hence the slower replay and the
+# run extended until a refusal is seen
 LIMIT = 3
 WINDOW_NS = 60 * 10**9
 DATA_START_NS = int(datetime(2025, 5, 4, tzinfo=UTC).timestamp()) * 10**9
@@ -44,7 +47,7 @@ def in_window_before(times_sorted: list[int], t: int) -> int:
     return bisect.bisect_right(times_sorted, t) - bisect.bisect_right(times_sorted, t - WINDOW_NS)
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(200)
 def test_a_long_fast_replay_keeps_trading_within_the_order_rate_of_event_time(
     ray_session: Any, tmp_path: Path, sol_candles_path: Path
 ) -> None:
@@ -59,9 +62,10 @@ def test_a_long_fast_replay_keeps_trading_within_the_order_rate_of_event_time(
 
         wait_until(lambda: counts()["approved"] > 0, 60, interval_s=0.2, message="a first approved order")
         samples = [counts()]
-        deadline = time.monotonic() + RUN_S
-        while time.monotonic() < deadline:
-            time.sleep(5.0)  # one sample per 5 s of wall time (over an hour of market time)
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < RUN_S or (
+                samples[-1]["rate_limit"] == 0 and elapsed < RUN_S + MORE_S):
+            time.sleep(5.0)  # one sample per 5 s of wall time (about 40 minutes of market time)
             samples.append(counts())
         run.flush_all()
         from messages.codec import open_journal_record
@@ -77,7 +81,7 @@ def test_a_long_fast_replay_keeps_trading_within_the_order_rate_of_event_time(
         # risk's clock is the market's: inside the replayed month, and hours of it went by
         first, last = samples[0]["event_time_ns"], samples[-1]["event_time_ns"]
         assert DATA_START_NS <= first <= last < DATA_END_NS, diagnosis
-        assert last - first >= 3 * 3600 * 10**9, f"under 3 h of market time went by: {diagnosis}"
+        assert last - first >= 2 * 3600 * 10**9, f"under 2 h of market time went by: {diagnosis}"
         # trading never stops: orders are approved in every 5 s of the run
         stalls = [(a, b) for a, b in zip(samples, samples[1:], strict=False) if b["approved"] <= a["approved"]]
         assert not stalls, f"no order approved between samples {stalls}\n{run.diagnose()}"
@@ -86,7 +90,7 @@ def test_a_long_fast_replay_keeps_trading_within_the_order_rate_of_event_time(
         assert busiest_window(approved_ns) <= LIMIT
         # and a rate_limit refusal only ever comes with the limit reached in the minute before it
         rate_refusals = [m for m in refusals if m.reason.startswith("rate_limit")]
-        assert rate_refusals, "the limit was never reached: this run did not test the window"
+        assert rate_refusals, f"the limit was never reached: this run did not test the window: {diagnosis}"
         assert len(rate_refusals) >= samples[-1]["rate_limit"], "every refusal counted reached the journal"
         wrong = [(m.ts_event, in_window_before(approved_ns, m.ts_event)) for m in rate_refusals
                  if in_window_before(approved_ns, m.ts_event) < LIMIT]
