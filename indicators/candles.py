@@ -110,6 +110,16 @@ class CandleBuilder:
         if volume is not None:
             self._volume = volume
 
+    def resume(self, open_time_ms: int, open_: float, high: float, low: float, close: float, volume: float) -> None:
+        """The open candle as mids and trades of its interval left it, its predecessors closed
+        elsewhere (a research replay that applied them in bulk). Same state as on_mid/on_trade."""
+        if self._open_time is None or open_time_ms < self._open_time or self._pending:
+            raise ValueError("resume needs a started builder, no earlier interval and no pending volume")
+        self._open_time = open_time_ms
+        self._open, self._high, self._low, self._close = open_, high, low, close
+        self._volume = volume
+        self._priced = True
+
     def on_trade(self, ts_ms: int, price: float, size: float) -> None:
         """Add a trade's size to the volume of its interval. Never closes a candle."""
         if not (math.isfinite(price) and price > 0.0):

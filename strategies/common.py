@@ -32,7 +32,8 @@ import msgspec
 from indicators.candles import Candle, CandleBuilder
 from indicators.stream import RollingStdBps
 from messages.state import TradeRecord
-from strategies.base import Action, DoneReason, QuietBand, QuietSpan, Side, Strategy
+from strategies.base import Action, DoneReason, Side, Strategy
+from strategies.quiet_replay import QuietReplay
 from venue.markets import MarketSpec, OrderRefused, Rounding
 
 PositionSide = Literal["long", "short"]
@@ -201,7 +202,7 @@ class EntrySignal(NamedTuple):
 # ---------------------------------------------------------------------------------------------
 
 
-class DirectionalStrategy(Strategy):
+class DirectionalStrategy(QuietReplay, Strategy):
     """One position, one pending order, exits before entries; subclasses supply the rules.
 
     Per mid: closed candles (and volatility candles) are applied, then `_update` (subclass
@@ -358,82 +359,6 @@ class DirectionalStrategy(Strategy):
         self._dirty = True
         if self._last_ts is not None:
             self._retry_after_ms = self._last_ts + self.params.retry_backoff_ms
-
-    # ================================================================================ fast replay
-    def quiet_band(self) -> QuietBand | None:
-        """See Strategy.quiet_band. Until the next candle (or volatility candle) opens nothing
-        closes; the subclass bounds its features (`_feature_band`), and when it would evaluate
-        rules, its exits (`_exit_band`) or entries (`_entry_band`). None while an order is
-        pending or an exit is being re-sent."""
-        ts = self._last_ts
-        if self._pending is not None or ts is None:
-            return None
-        candles = self._candles
-        until = candles.next_open_ms
-        if until is None:
-            return None
-        if self._vol_candles is not None:
-            vol_until = self._vol_candles.next_open_ms
-            if vol_until is None:
-                return None
-            if vol_until < until:
-                until = vol_until
-        band = self._feature_band()
-        if band is None:
-            return None
-        lo, hi = band
-        pos = self._position
-        if ts < self._retry_after_ms:  # nothing is evaluated before the back-off ends
-            return QuietBand(lo, hi, min(until, self._retry_after_ms), candles.volume, pos is not None)
-        if pos is None:
-            rules = self._entry_band()
-        elif pos.closing_reason:
-            return None
-        else:
-            rules = self._exit_band(ts, pos)
-        if rules is None:
-            return None
-        r_lo, r_hi, r_until = rules
-        return QuietBand(
-            r_lo if r_lo > lo else lo, r_hi if r_hi < hi else hi, r_until if r_until < until else until,
-            candles.volume, pos is not None,
-        )
-
-    def absorb_quiet(self, span: QuietSpan) -> None:
-        last = span.stop - 1
-        ts, mid = span.times[last], span.mids[last]
-        self._last_ts, self._last_mid = ts, mid
-        self._candles.absorb(span.high, span.low, mid, span.volume)
-        if self._vol_candles is not None:
-            self._vol_candles.absorb(span.high, span.low, mid)
-        pos = self._position
-        if pos is not None:
-            if pos.side == "long":
-                pos.best_mid, pos.worst_mid = max(pos.best_mid, span.high), min(pos.worst_mid, span.low)
-            else:
-                pos.best_mid, pos.worst_mid = min(pos.best_mid, span.low), max(pos.worst_mid, span.high)
-        elif ts >= self._retry_after_ms:
-            if not self._entries_allowed:
-                self._last_skip = "entries_halted"
-            elif self._streak.paused(ts):
-                self._last_skip = "streak_pause"
-        self._absorb_features(span)
-
-    def _feature_band(self) -> tuple[float, float] | None:
-        """Mids strictly inside leave the subclass's per-mid features as `_absorb_features` sets
-        them (default: features change on candle closes only)."""
-        return (-math.inf, math.inf)
-
-    def _entry_band(self) -> tuple[float, float, int] | None:
-        """Flat: (lo, hi, until_ms) within which `_entry_signal` cannot fire; None: any mid may."""
-        return None
-
-    def _exit_band(self, ts_ms: int, pos: OpenPosition) -> tuple[float, float, int] | None:
-        """In a position: (lo, hi, until_ms) within which `_exit_reason` stays None; None: any mid may."""
-        return None
-
-    def _absorb_features(self, span: QuietSpan) -> None:  # noqa: B027 (optional hook)
-        """The per-mid feature updates of `_update` for a skipped span."""
 
     # ================================================================================ decisions
     def _exit_actions(self, ts_ms: int, mid: float, pos: OpenPosition) -> list[Action]:

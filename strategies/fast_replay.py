@@ -22,19 +22,22 @@ API (for sweeps; H6's research.sweep calls it):
              pnl_quote net of fees, win_rate, max_drawdown_quote, by_exit_reason, ...).
 
 How: the strategy is the same pure class the actors run. After each mid it is fed, it is asked
-for its `quiet_band()` (strategies.base): a price band and a time within which no mid can make
-it act or change anything but running aggregates (candle high/low/close/volume, MFE/MAE marks,
-mid history). The numba scan (strategies.mid_path.scan_quiet) jumps to the first mid that
-leaves the band or reaches the time, the skipped span goes to `absorb_quiet` in one call, and
-that mid is fed as usual. Orders go through the simulator's MatchingEngine exactly as in
-strategies.replay; its book is fed before each order only (nothing rests between mids: the
-strategies send IOC market orders, and a resting order stops the replay with an error rather
-than skipping past its trigger; the replay's engine has no funding rate, so the hours it settles
-at the next order instead of the next mid move nothing).
+first for a `candle_run` (strategies.quiet_replay): with every candle of the path known in
+advance (strategies.candle_tape), the first candle close that may make it act and a price band
+per candle; the numba scan (candle_tape.scan_run) jumps to the first mid leaving it, and
+`absorb_run` hands the skipped mids and closes over in one call (indicators in bulk). Failing
+that, its `quiet_band()` (strategies.base): a price band and a time within the open candle
+within which no mid can make it act or change anything but running aggregates (candle
+high/low/close/volume, MFE/MAE marks, mid history); the skipped span goes to `absorb_quiet`.
+The mid after a skip is fed as usual. Orders go through the simulator's MatchingEngine exactly
+as in strategies.replay; its book is fed before each order only (nothing rests between mids:
+the strategies send IOC market orders, and a resting order stops the replay with an error
+rather than skipping past its trigger; the replay's engine has no funding rate, so the hours it
+settles at the next order instead of the next mid move nothing).
 
-Speed (scripts/bench_replay.py): the floor is the strategy's own work on the mids that remain -
-every candle close (172,800 15-second candles a month: indicators, rules) and every order
-through the engine - so rsi_bb, which closes a trade about every 4 minutes, is the slowest.
+Speed (scripts/bench_replay.py): what remains is the strategy's work where it acts (rsi_bb
+stops at about two mids a trade: the close that enters, the mid that exits) and every order
+through the engine, so rsi_bb, which closes a trade about every 4 minutes, is the slowest.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ import msgspec
 import numpy as np
 
 from strategies.base import QuietSpan
+from strategies.candle_tape import scan_run
 from strategies.mid_path import MidPath, scan_quiet
 from strategies.registry import DEFAULT_PRESET, build, params_dict
 from strategies.replay import ACCOUNT, DEFAULT_SAMPLE_MS, ReplayResult, _Driver, load_candles
@@ -184,6 +188,8 @@ def _run(strategy: Any, driver: _Driver, path: MidPath) -> None:
     next_start, run_high, run_low = quiet.next_start, quiet.high, quiet.low
     run_volume = path.buckets(strategy.candle_interval_ms).volume
     on_mid, on_trade, quiet_band, absorb = strategy.on_mid, strategy.on_trade, strategy.quiet_band, strategy.absorb_quiet
+    candle_run, absorb_run = strategy.candle_run, strategy.absorb_run
+    candle_of = path.tape(strategy.candle_interval_ms).candle_of
     feed_book, execute, engine = driver.feed_book, driver.execute, driver.engine
     i = 0
     while i < n:
@@ -196,6 +202,13 @@ def _run(strategy: Any, driver: _Driver, path: MidPath) -> None:
                 raise RuntimeError("an order rests in the engine: the fast replay cannot skip mids past it")
         size = sl[i]
         i += 1
+        if i < n and (run := candle_run(path, i)) is not None:
+            # this mid's trade is in the tape's candles and the path's running volumes
+            j, high, low = scan_run(times, mids, candle_of, i, run.stop, run.base, run.lo, run.hi, run.until_ms)
+            if j > i:
+                absorb_run(path, i, j, high, low)
+                i = j
+                continue
         band = quiet_band() if i < n else None  # a trade changes the candle's volume only
         if band is None:
             if size > 0.0:

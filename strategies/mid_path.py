@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from strategies.candle_tape import CandleTape
 from venue.sim.sources import Candles
 
 
@@ -179,6 +180,7 @@ class MidPath:
     span: tuple[int, int]
     malformed: int
     _buckets: dict[int, Buckets] = field(default_factory=dict, compare=False, repr=False)
+    _tapes: dict[int, CandleTape] = field(default_factory=dict, compare=False, repr=False)
 
     def buckets(self, interval_ms: int) -> Buckets:
         """The per-interval running aggregates (computed once per interval, then kept)."""
@@ -187,6 +189,14 @@ class MidPath:
             arrays = _bucket_kernel(self.times, self.mids, self.sizes, interval_ms)
             found = Buckets(*(a.tolist() for a in arrays))
             self._buckets[interval_ms] = found
+        return found
+
+    def tape(self, interval_ms: int) -> CandleTape:
+        """Every candle of `interval_ms` over the path (computed once per interval, then kept)."""
+        found = self._tapes.get(interval_ms)
+        if found is None:
+            found = CandleTape.from_path(self.times, self.mids, self.sizes, interval_ms)
+            self._tapes[interval_ms] = found
         return found
 
     @classmethod

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -45,6 +45,11 @@ from strategies.common import (
     bps_stop_or_target,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from strategies.candle_tape import CandleTape
+    from strategies.mid_path import MidPath
 
 class RenkoAoParams(CommonParams, frozen=True, kw_only=True, forbid_unknown_fields=True):
     atr_interval_s: int = 60  # (ours) the candles the brick ATR is computed on
@@ -153,6 +158,7 @@ class RenkoAoStrategy(DirectionalStrategy):
         self._traded_extreme_id = -1
         self._mids: deque[tuple[int, float]] = deque(maxlen=p.mid_history_size)
         self._mids_since_save = 0
+        self._tape_cache: tuple[Any, ...] | None = None  # fast replay: _tape_sizes of one tape
 
     @property
     def candle_interval_ms(self) -> int:
@@ -322,6 +328,51 @@ class RenkoAoStrategy(DirectionalStrategy):
         if self._mids_since_save >= self.params.mid_history_save_every:
             self._dirty = True
         self._new_bricks = 0
+
+    runs_across_candles = True
+
+    def _next_acting_close(self, path: MidPath, tape: CandleTape, k: int) -> int:
+        # closes only resize the bricks: a run lasts while the ATR gives them a size
+        invalid = self._tape_sizes(tape)[1]
+        at = int(invalid.searchsorted(k + 1))
+        return int(invalid[at]) - 1 if at < len(invalid) else len(tape) - 1
+
+    def _feature_bands(self, tape: CandleTape, first: int, last: int) -> tuple[np.ndarray, np.ndarray] | None:
+        band = self._feature_band()
+        top, bottom = self._renko.top, self._renko.bottom
+        if band is None or top is None or bottom is None:
+            return None
+        size = self._tape_sizes(tape)[0][first : last + 1]
+        lo, hi = bottom - size, top + size
+        lo[0], hi[0] = band
+        return lo, hi
+
+    def _tape_sizes(self, tape: CandleTape) -> tuple[np.ndarray, np.ndarray]:
+        """Per candle of the tape, the brick size while it is open (the ATR of the closes before
+        it, as `_brick_size`), and the candles where the ATR gives none (sorted indices)."""
+        found = self._tape_cache
+        if found is None or found[0] is not tape:
+            import numpy as np
+
+            from indicators import batch
+
+            p = self.params
+            atr = batch.atr(tape.high, tape.low, tape.close, p.renko_atr_period)
+            size = np.empty(len(tape))
+            size[0] = np.nan
+            size[1:] = atr[:-1] * p.renko_atr_multiplier
+            with np.errstate(invalid="ignore"):
+                invalid = np.flatnonzero(~(size > 0))
+            self._tape_cache = found = (tape, size, invalid)
+        return found[1], found[2]
+
+    def _on_candles(self, tape: CandleTape, first: int, stop: int, last_mid: int) -> None:
+        from indicators.advance import advance_atr
+
+        advance_atr(self._atr, tape.high[first:stop], tape.low[first:stop], tape.close[first:stop])
+        atr = self._atr.value
+        assert atr is not None
+        self._renko.size = atr * self.params.renko_atr_multiplier
 
     # --- state ---------------------------------------------------------------------------
     def recent_mids(self) -> list[tuple[int, float]]:

@@ -14,7 +14,7 @@ candle close, a long exits when RSI < 50 and a short when RSI > 50), time stop 8
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indicators.candles import Candle
 from indicators.stream import EMA, RSI, SMA, Bollinger
@@ -28,6 +28,12 @@ from strategies.common import (
     bps_stop_or_target,
     trailing_exit,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from strategies.candle_tape import CandleTape
+    from strategies.mid_path import MidPath
 
 ENTRY_CHECKS = ("volatility", "volume", "rsi", "bb_pos", "ema_trend")  # the order entry_checks lists them
 
@@ -66,6 +72,7 @@ class RsiBbStrategy(DirectionalStrategy):
         super().__init__(name, market, params, account_index=account_index)
         self._make_indicators()
         self._fresh_close = False  # a candle closed on this event (live, not warm-up)
+        self._tape_rules: tuple[Any, ...] | None = None  # fast replay: close_rules of one tape
 
     def _make_indicators(self) -> None:
         p = self.params
@@ -217,6 +224,31 @@ class RsiBbStrategy(DirectionalStrategy):
     def _absorb_features(self, span: QuietSpan) -> None:
         self._fresh_close = False
 
+    runs_across_candles = True
+
+    def _next_acting_close(self, path: MidPath, tape: CandleTape, k: int) -> int:
+        # entries and the trend reversal act on closes only: the next close where they may
+        rules = self._tape_rules
+        if rules is None or rules[0] is not tape:
+            self._tape_rules = rules = (tape, *close_rules(self.params, path, tape))
+        pos = self._position
+        closes = rules[1] if pos is None else rules[2] if pos.side == "long" else rules[3]
+        at = int(closes.searchsorted(k))
+        return int(closes[at]) if at < len(closes) else len(tape) - 1
+
+    def _on_candles(self, tape: CandleTape, first: int, stop: int, last_mid: int) -> None:
+        from indicators.advance import advance
+
+        closes = tape.close[first:stop]
+        advance(self._rsi, closes)
+        advance(self._bb, closes)
+        advance(self._ema_fast, closes)
+        advance(self._ema_slow, closes)
+        advance(self._volume_avg, tape.volume[first:stop])
+        self._last_close = float(tape.close[stop - 1])
+        self._last_volume = float(tape.volume[stop - 1])
+        self._fresh_close = bool(tape.closes_at[stop - 1] == last_mid)
+
     # --- state ---------------------------------------------------------------------------
     def _features_state(self) -> dict[str, Any]:
         return {
@@ -239,3 +271,45 @@ class RsiBbStrategy(DirectionalStrategy):
         self._last_close = state["last_close"]
         self._last_volume = state["last_volume"]
         self._fresh_close = state["fresh_close"]
+
+
+def close_rules(p: RsiBbParams, path: MidPath, tape: CandleTape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fast replay: the candles of `tape` on whose close an entry may fire, a long's trend
+    reversal, a short's (sorted indices). The batch kernels give the streaming indicators'
+    values bit for bit, and the checks are `_side_checks`' expressions, so a close not listed
+    cannot act; one listed may still not (a pause, the size, the other checks of `_entry_actions`)."""
+    import numpy as np
+
+    from indicators import batch
+
+    close, volume = tape.close, tape.volume
+    rsi = batch.rsi(close, p.rsi_period)
+    upper, _, lower = batch.bollinger(close, p.bb_period, p.bb_std)
+    fast, slow = batch.ema(close, p.ema_fast), batch.ema(close, p.ema_slow)
+    avg = batch.sma(volume, p.volume_window)
+    if p.volatility_interval_ms == tape.interval_ms:
+        vol = batch.rolling_std_bps(close, p.volatility_window)
+    else:  # the volatility candles closed by the mid that closes each candle (the last never does)
+        vol_tape = path.tape(p.volatility_interval_ms)
+        vol_all = batch.rolling_std_bps(vol_tape.close, p.volatility_window)
+        at = vol_tape.candle_of[np.minimum(tape.closes_at, len(path.mids) - 1)] - 1
+        vol = np.where(at >= 0, vol_all[np.maximum(at, 0)], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ready = np.isfinite(rsi) & np.isfinite(upper) & np.isfinite(fast) & np.isfinite(slow) & np.isfinite(avg)
+        ready &= np.isfinite(vol)
+        width = upper - lower
+        bb_pos = np.where(width > 0, (close - lower) / width, 0.5)
+        ema_div = (fast - slow) / slow * 1e4
+        volatility = (p.volatility_min_bps <= vol) & (vol <= p.volatility_max_bps)
+        volume_ok = (avg <= 0) | (volume > avg)
+        bb_min, bb_max, band = 0.5 - p.bb_position_threshold, 0.5 + p.bb_position_threshold, p.bb_position_band
+        buy = (rsi > p.rsi_bullish_threshold + p.rsi_momentum_strength) & (bb_pos >= bb_min)
+        buy &= ema_div >= p.trend_confirmation_bps
+        sell = (rsi < p.rsi_bearish_threshold - p.rsi_momentum_strength) & (bb_pos <= bb_max)
+        sell &= ema_div <= -p.trend_confirmation_bps
+        if band is not None:
+            buy &= bb_pos <= bb_min + band
+            sell &= bb_pos >= bb_max - band
+        entries = ready & volatility & volume_ok & (buy | sell)
+        long_exits, short_exits = rsi < p.reversal_rsi, rsi > p.reversal_rsi
+    return np.flatnonzero(entries), np.flatnonzero(long_exits), np.flatnonzero(short_exits)

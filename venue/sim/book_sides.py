@@ -82,7 +82,8 @@ class ExternalSide:
         for price, size in levels:
             if price > 0 and size > 0:
                 merged[price] = merged.get(price, 0) + size
-        self.levels = sorted(merged.items(), key=lambda level: self.key(level[0]))
+        # best first; prices are unique here, so plain tuple order is the price order
+        self.levels = sorted(merged.items(), reverse=not self.is_ask)
         self.sizes = merged
         self.consumed = {}
 

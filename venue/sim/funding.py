@@ -107,7 +107,7 @@ class HourClock:
             return []
         self.last_ms = ts_ms
         first = (last // HOUR_MS + 1) * HOUR_MS
-        return list(range(first, ts_ms + 1, HOUR_MS))
+        return [] if first > ts_ms else list(range(first, ts_ms + 1, HOUR_MS))
 
 
 class FundingLedger:
