@@ -59,7 +59,7 @@ from strategies.replay_args import ReplayInputError, check_market_options
 from venue.markets import SOL_DEFAULT, MarketSpec
 from venue.sim.sources import Candles
 
-__all__ = ["MidPath", "fast_replay", "mid_path"]
+__all__ = ["MidPath", "fast_replay", "mid_path", "prepare"]
 
 
 def _window(candles: Candles, start_ms: int | None, end_ms: int | None) -> Candles:
@@ -173,6 +173,20 @@ def fast_replay(
         params=params_dict(strategy.params),
         state=strategy.snapshot(),
     )
+
+
+def prepare(path: MidPath, kind: str, *, preset: str = DEFAULT_PRESET, params: dict[str, Any] | None = None,
+            market: MarketSpec = SOL_DEFAULT) -> None:
+    """Compute now what a replay of this strategy over `path` builds on first use and keeps on the
+    path for every later replay (a sweep's trials share them): the running aggregates and the
+    candle tapes of its intervals."""
+    strategy = build(kind, f"replay-{kind}", market, preset=preset, overrides=params, account_index=ACCOUNT)
+    intervals = {strategy.candle_interval_ms, _shortest_interval_ms(strategy)}
+    intervals.add(int(getattr(strategy.params, "volatility_interval_ms", strategy.candle_interval_ms)))
+    for interval in intervals:
+        path.buckets(interval)
+        if strategy.runs_across_candles:
+            path.tape(interval)
 
 
 def _run(strategy: Any, driver: _Driver, path: MidPath) -> None:
