@@ -101,6 +101,14 @@ class RenkoBuilder:
             self.bricks_formed += len(bricks)
         return bricks
 
+    def reanchor(self, price: float) -> None:
+        """Start again from `price` as from a first price (bricks formed so far are kept): for a
+        move too large to draw brick by brick."""
+        if not math.isfinite(price):
+            raise ValueError(f"price must be finite, got {price!r}")
+        self._top = self._bottom = price
+        self.direction = 0
+
     def to_state(self) -> dict[str, Any]:
         return {"kind": "RenkoBuilder", "size": self._size, "max_bricks_per_update": self.max_bricks_per_update,
                 "bricks_formed": self.bricks_formed, "direction": self.direction, "top": self._top,

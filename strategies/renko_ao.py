@@ -159,6 +159,7 @@ class RenkoAoStrategy(DirectionalStrategy):
         self._mids: deque[tuple[int, float]] = deque(maxlen=p.mid_history_size)
         self._mids_since_save = 0
         self._tape_cache: tuple[Any, ...] | None = None  # fast replay: _tape_sizes of one tape
+        self._reanchored = 0  # bricks started again from a price (see _feed_renko)
 
     @property
     def candle_interval_ms(self) -> int:
@@ -183,8 +184,17 @@ class RenkoAoStrategy(DirectionalStrategy):
         self._feed_renko(ts_ms, mid)
 
     def _feed_renko(self, ts_ms: int, price: float) -> None:
-        self._renko.size = self._brick_size(price)
-        for brick in self._renko.update(ts_ms, price):
+        renko = self._renko
+        renko.size = size = self._brick_size(price)
+        top, bottom = renko.top, renko.bottom
+        if top is not None and bottom is not None and max(price - top, bottom - price) / size > renko.max_bricks_per_update:
+            # hours without a mid (a feed outage) close as many flat candles, which shrink the ATR
+            # and the brick size to nearly nothing: the next move would be millions of bricks (the
+            # builder refuses; raised here, it stopped every mid's exits until the next candle)
+            renko.reanchor(price)
+            self._reanchored += 1
+            return
+        for brick in renko.update(ts_ms, price):
             self._on_brick(brick)
 
     def _on_brick(self, brick: Brick) -> None:
@@ -375,6 +385,9 @@ class RenkoAoStrategy(DirectionalStrategy):
         self._renko.size = atr * self.params.renko_atr_multiplier
 
     # --- state ---------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {**super().status(), "bricks_reanchored": self._reanchored}
+
     def recent_mids(self) -> list[tuple[int, float]]:
         """The recent mid history (event ms, mid), oldest first, as persisted."""
         return list(self._mids)
@@ -395,6 +408,7 @@ class RenkoAoStrategy(DirectionalStrategy):
             "ao_against": self._ao_against,
             "traded_extreme_id": self._traded_extreme_id,
             "mids": [list(m) for m in self._mids],
+            "reanchored": self._reanchored,
         }
 
     def _load_features_state(self, state: dict[str, Any]) -> None:
@@ -408,6 +422,7 @@ class RenkoAoStrategy(DirectionalStrategy):
         self._new_bricks = state["new_bricks"]
         self._ao_against = state["ao_against"]
         self._traded_extreme_id = state["traded_extreme_id"]
+        self._reanchored = state.get("reanchored", 0)  # absent from snapshots written before it existed
         self._mids.clear()
         self._mids.extend((int(t), float(m)) for t, m in state["mids"])
         self._mids_since_save = 0

@@ -99,8 +99,8 @@ def test_scan_run_stops_at_the_band_of_each_candle() -> None:
         # volatility candles of their own
         ("rsi_bb", {"volatility_interval_ms": 60_000, "candle_interval_s": 30}, [slice(300, 301), slice(700, 745)]),
         ("renko_ao", None, [slice(300, 301), slice(700, 745)]),
-        # the ATR on the volatility candles (45 flat minutes would shrink its bricks to nothing)
-        ("renko_ao", {"atr_interval_s": 15}, [slice(300, 301)]),
+        # the ATR on the volatility candles: 45 flat minutes shrink its bricks to nothing (they restart)
+        ("renko_ao", {"atr_interval_s": 15}, [slice(300, 301), slice(700, 745)]),
     ],
 )
 def test_runs_across_missing_minutes_match_event_by_event(

@@ -271,3 +271,25 @@ def test_snapshot_keeps_bricks_and_recent_mids() -> None:
     for k in range(100):
         b.mid(b.ts + 10, b.price)
         assert b.s.snapshot_due() == (k == 99)
+
+
+def test_after_hours_without_a_mid_the_bricks_start_again_and_exits_still_run() -> None:
+    """A feed outage closes hours of flat candles: the ATR, and the brick size with it, shrink to
+    almost nothing. The next mid must not raise (the builder refuses millions of bricks), the
+    bricks start again from it, and a position's stop loss is still judged on that mid."""
+    b = entered_long()
+    entry = b.s._position.entry_price
+    before = b.s._brick_count
+    back = entry * (1 - 20 / 1e4)  # 20 bps against the long: past its stop loss
+    out = b.mid(b.ts + 6 * 3600_000, back)
+    assert b.s._atr.value is not None and b.s._atr.value < 1e-3  # 360 flat candles
+    assert [a.reason for a in out] == ["stop_loss"]
+    assert (b.s._renko.top, b.s._renko.bottom, b.s._brick_count) == (back, back, before)
+    assert b.s.status()["bricks_reanchored"] == 1
+    restored = build("renko_ao", "t", SOL_DEFAULT)
+    restored.restore(b.s.snapshot())
+    assert restored.status()["bricks_reanchored"] == 1
+    b.s.on_fill(b.ts, "sell", back, 0.1, 0.0, True)
+    for k in range(1, 40):  # the ATR grows back over live candles and bricks form again
+        b.mid(b.ts + 15_000, back * (1 + 0.0004 * (k % 5)))
+    assert b.s._brick_count > before
