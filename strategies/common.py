@@ -650,9 +650,17 @@ class DirectionalStrategy(QuietReplay, Strategy):
         }
 
     # ================================================================================ helpers
+    @property
+    def max_silence_ms(self) -> int:
+        """The longest silence the candles fill with empty ones: MAX_TIME_JUMP_MS, or less where
+        a builder would refuse that many empty candles (5-second candles: about 5.8 days); after a
+        longer one they restart (the builder raised on every later mid)."""
+        builders = [self._candles] if self._vol_candles is None else [self._candles, self._vol_candles]
+        return min(MAX_TIME_JUMP_MS, *(b.max_gap_candles * b.interval_ms for b in builders))
+
     def _accept(self, ts_ms: int, mid: float) -> bool:
         """Bad input never crashes a strategy: non-finite or non-positive mids and events older
-        than the last one are counted and dropped. After a silence of more than MAX_TIME_JUMP_MS the
+        than the last one are counted and dropped. After a silence of more than `max_silence_ms` the
         candles restart from this mid instead of filling that many empty candles."""
         last = self._last_ts
         if not (isinstance(mid, (int, float)) and math.isfinite(mid) and mid > 0) or (
@@ -660,7 +668,7 @@ class DirectionalStrategy(QuietReplay, Strategy):
         ):
             self._dropped_events += 1
             return False
-        if last is not None and ts_ms - last > MAX_TIME_JUMP_MS:
+        if last is not None and ts_ms - last > self.max_silence_ms:
             # far too many empty candles to fill: start the candles afresh (the indicators see a gap)
             self._candles = CandleBuilder(self.candle_interval_ms)
             if self._vol_candles is not None:

@@ -185,7 +185,7 @@ def prepare(path: MidPath, kind: str, *, preset: str = DEFAULT_PRESET, params: d
     intervals.add(int(getattr(strategy.params, "volatility_interval_ms", strategy.candle_interval_ms)))
     for interval in intervals:
         path.buckets(interval)
-        if strategy.runs_across_candles:
+        if getattr(strategy, "runs_across_candles", False):
             path.tape(interval)
 
 

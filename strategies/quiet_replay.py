@@ -63,6 +63,11 @@ class QuietReplay:
     def candle_interval_ms(self) -> int:
         """Strategy's."""
 
+    @property
+    @abstractmethod
+    def max_silence_ms(self) -> int:
+        """DirectionalStrategy's: beyond this silence the candles restart."""
+
     # ================================================================================ one candle
     def quiet_band(self) -> QuietBand | None:
         """See Strategy.quiet_band. Until the next candle (or volatility candle) opens nothing
@@ -166,7 +171,13 @@ class QuietReplay:
         last = self._next_acting_close(path, tape, k)
         if last <= k:
             return None
+        stop = int(tape.closes_at[last])
+        restart = path.silences(self.max_silence_ms)  # the candles restart there (common._accept)
+        at = int(restart.searchsorted(i))
+        if at < len(restart) and restart[at] < stop:
+            stop = int(restart[at])
         r_lo, r_hi, r_until = rules
+        # numpy here, not at the top: the live path imports this module and stays without it
         import numpy as np
 
         from strategies.candle_tape import CandleRun
@@ -179,7 +190,7 @@ class QuietReplay:
             lo, hi = np.array([max(band[0], r_lo)]), np.array([min(band[1], r_hi)])
         else:
             lo, hi = np.maximum(bands[0], r_lo), np.minimum(bands[1], r_hi)
-        return CandleRun(int(tape.closes_at[last]), k, lo, hi, r_until)
+        return CandleRun(stop, k, lo, hi, r_until)
 
     def absorb_run(self, path: MidPath, i: int, end: int, high: float, low: float) -> None:
         """Mids i..end-1 of a `candle_run` (high/low their extremes), as on_mid/on_trade would."""

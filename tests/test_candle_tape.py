@@ -113,6 +113,88 @@ def test_runs_across_missing_minutes_match_event_by_event(
     assert _comparable(fast) == _comparable(slow)
 
 
+def _second_day_later(candles: Candles, days: float) -> Candles:
+    t = candles.open_time_ms.copy()
+    t[1440:] += int(days * 86_400_000)
+    return Candles(open_time_ms=t, open=candles.open, high=candles.high, low=candles.low, close=candles.close,
+                   volume=candles.volume, malformed=0)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("kind", "days", "overrides"),
+    [
+        ("rsi_bb", 8.0, None),  # beyond a week the candles restart instead of filling it: no run crosses it
+        ("renko_ao", 8.0, None),
+        # 6.5 days of 5-s candles: more empty candles than a builder fills (it raised on every mid)
+        ("rsi_bb", 6.5, {"candle_interval_s": 5}),
+    ],
+)
+def test_a_long_silence_restarts_the_candles_alike(
+    month: Candles, kind: str, days: float, overrides: dict[str, int] | None
+) -> None:
+    window = _second_day_later(_days(month, 3, 2), days)
+    slow = replay_candles(kind, window, overrides=overrides)
+    fast = fast_replay(kind, window, params=overrides)
+    assert len(slow.trades) > 0
+    # the second day's candles alone: the silence was not filled
+    assert slow.state["candles_seen"] < 2 * 86_400_000 // fast.state["candles"]["interval_ms"]
+    assert _comparable(fast) == _comparable(slow)
+
+
+@pytest.mark.timeout(120)
+def test_rsi_bb_close_rules_list_every_close_its_streaming_checks_fire_on(month: Candles) -> None:
+    """close_rules (batch kernels over the tape) against the strategy's own `_side_checks` and
+    trend reversal on its streaming indicators, at every close of a day, for parameter sets far
+    from the defaults: a close the stream would enter or reverse on is never left out (the
+    fast replay would skip it), and on clean data the lists are exactly those closes."""
+    import random
+
+    from strategies.registry import build
+    from strategies.rsi_bb import close_rules
+    from venue.markets import SOL_DEFAULT
+
+    rng = random.Random(7)
+    path = mid_path(_days(month, 11, 1))
+    for _ in range(3):
+        interval_s = rng.choice([5, 15, 30, 60])
+        params = dict(candle_interval_s=interval_s, rsi_period=rng.randint(2, 30), bb_period=rng.randint(2, 40),
+                      bb_std=rng.uniform(0.5, 3.5), ema_fast=rng.randint(2, 15), ema_slow=rng.randint(5, 40),
+                      volume_window=rng.randint(1, 40), rsi_momentum_strength=rng.uniform(0, 20),
+                      bb_position_threshold=rng.uniform(0, 0.5), trend_confirmation_bps=rng.uniform(-2, 5),
+                      volatility_min_bps=rng.uniform(0, 3), volatility_max_bps=rng.uniform(10, 40),
+                      volatility_interval_ms=rng.choice([interval_s * 1000, 7000, 60_000]),
+                      reversal_rsi=rng.uniform(30, 70))
+        s = build("rsi_bb", "t", SOL_DEFAULT, overrides=params)
+        tape = path.tape(s.candle_interval_ms)
+        open_one = len(tape) - 1  # the last candle never closes
+        entries, long_exits, short_exits = (set(a.tolist()) - {open_one} for a in close_rules(s.params, path, tape))
+        fired, reversals = set(), [set(), set()]
+        for ts, mid, size in zip(path.times_list, path.mids_list, path.sizes_list, strict=True):
+            closed = s._candles.on_mid(ts, mid)  # the candles and indicators as on_mid updates them
+            for candle in closed:
+                s._apply_candle(candle)
+            if s._vol_candles is not None:
+                for candle in s._vol_candles.on_mid(ts, mid):
+                    s._vol.update(candle.close)
+            if size > 0:
+                s._candles.on_trade(ts, mid, size)
+            if not closed:
+                continue
+            k = s._candles_seen - 1
+            rsi, f, vol = s._rsi.value, s.features(), s._vol.value
+            if rsi is not None:
+                if rsi < s.params.reversal_rsi:
+                    reversals[0].add(k)
+                if rsi > s.params.reversal_rsi:
+                    reversals[1].add(k)
+            if f is not None and vol is not None and (all(s._side_checks("buy", f, vol))
+                                                      or all(s._side_checks("sell", f, vol))):
+                fired.add(k)
+        assert fired and fired == entries, params
+        assert reversals == [long_exits, short_exits], params
+
+
 def test_a_tape_needs_a_mid() -> None:
     empty = np.empty(0)
     with pytest.raises(ValueError, match="at least one mid"):

@@ -112,14 +112,18 @@ class MarketSpec(msgspec.Struct, frozen=True, kw_only=True):
             )
 
 
-@functools.lru_cache(maxsize=1 << 16, typed=True)  # typed: True must not pass as a cached 1
 def _to_int(value: float, decimals: int, rounding: Rounding, what: str) -> int:
-    # cached: a pure function of its arguments, called for every order's size and price
-    # (a replay sends tens of thousands over a few thousand distinct prices)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         raise OrderRefused(f"{what} must be a finite number, got {value!r}")
-    # repr() is the shortest string that round-trips, so 0.1 scales to exactly 100 at 3 decimals
-    scaled = Decimal(repr(float(value))).scaleb(decimals)
+    return _scaled(float(value), decimals, rounding)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _scaled(value: float, decimals: int, rounding: Rounding) -> int:
+    # cached: called for every order's size and price (a replay sends tens of thousands over a few
+    # thousand distinct prices), and Decimal is slow. repr() is the shortest string that
+    # round-trips, so 0.1 scales to exactly 100 at 3 decimals
+    scaled = Decimal(repr(value)).scaleb(decimals)
     return int(scaled.quantize(Decimal(1), rounding=_DECIMAL_ROUNDING[rounding]))
 
 
