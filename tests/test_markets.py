@@ -46,8 +46,9 @@ def test_units_round_trip(units: int) -> None:
     assert SOL.price_to_int(SOL.price_from_int(units)) == units
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, "1.0", None])
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, "1.0", None, [1.0], {"size": 1.0}, True])
 def test_non_finite_values_are_refused(bad: object) -> None:
+    SOL.size_to_int(1.0)  # a cached 1.0 must not answer for True
     with pytest.raises(OrderRefused, match="finite"):
         SOL.size_to_int(bad)  # type: ignore[arg-type]
 
