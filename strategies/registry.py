@@ -52,10 +52,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # last fold's choice (trained 2025-05-19..29). Its out-of-sample profit did not survive a
         # 1.96 bps taker fee or a coarser intra-minute path: a research result, not a live default
         "wf_2025_05": {
-            "candle_interval_s": 60, "rsi_period": 17, "bb_period": 31, "bb_std": 2.981,
-            "rsi_momentum_strength": 7.57, "bb_position_threshold": 0.3496, "trend_confirmation_bps": 3.885,
-            "volatility_min_bps": 3.057, "volatility_max_bps": 39.36, "take_profit_bps": 18.93,
-            "stop_loss_bps": 22.11, "max_hold_s": 321, "trailing_stop": True,
+            "candle_interval_s": 60, "rsi_period": 12, "bb_period": 32, "bb_std": 2.769,
+            "rsi_momentum_strength": 5.67, "bb_position_threshold": 0.3893, "trend_confirmation_bps": 0.9078,
+            "volatility_min_bps": 2.079, "volatility_max_bps": 36.16, "take_profit_bps": 19.96,
+            "stop_loss_bps": 20.28, "max_hold_s": 423, "trailing_stop": True,
         },
     },
     "renko_ao": {
