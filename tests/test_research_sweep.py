@@ -63,3 +63,26 @@ def test_sweep_through_tune_writes_its_report_and_reproduces_with_a_seed(
     again, _ = run_sweep(two_days, tmp_path, 11, capsys)
     assert [f["params"] for f in again["folds"]] == [f["params"] for f in first["folds"]]
     assert [f["trial_scores"] for f in again["folds"]] == [f["trial_scores"] for f in first["folds"]]
+
+
+@pytest.mark.timeout(120)
+def test_an_address_where_no_cluster_answers_is_one_line_and_exit_2(two_days: Path) -> None:
+    """`--address` joins a Ray cluster; where nothing listens the sweep says so at once (ray.init
+    alone waits minutes), in a process of its own (this one already has Ray)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "research.sweep", "--strategy", "rsi_bb", "--data", str(two_days), *SPACE,
+         "--folds", "1", "--train-days", "0.5", "--test-days", "0.25", "--trials", "2",
+         "--address", f"127.0.0.1:{port}"],
+        cwd=repo, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}, capture_output=True, text=True, timeout=100)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"python -m research.sweep: error: --address 127.0.0.1:{port}: nothing answers there (Connection refused)"]
