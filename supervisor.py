@@ -634,6 +634,7 @@ def _dashboard_note(context: Any) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from config.loader import ConfigError, exit_on_config_error, load_config, resolve_profile
+    from config.ray_address import unreachable
     from venue.sim.ports import ephemeral_port_warning
 
     args = _parse(argv)
@@ -646,6 +647,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     port_warning = ephemeral_port_warning(settings.venue.sim.port)
     if settings.mode == "paper" and port_warning:
         log.warning(port_warning)
+    why = unreachable(args.address) if args.address else None
+    if why:  # ray.init would wait minutes on it
+        print(f"cannot start: --address {args.address}: {why}", file=sys.stderr, flush=True)
+        return 2
     try:
         db_lock = preflight(settings, fresh=args.fresh)
     except PreflightError as exc:

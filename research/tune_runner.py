@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from config.ray_address import unreachable
 from research.errors import ResearchInputError
 from research.folds import Fold
 from research.objective import FAILED
@@ -47,7 +48,9 @@ def start_ray(address: str | None, num_cpus: int | None) -> None:
     if ray.is_initialized():
         return
     if address:
-        _check_reachable(address)
+        why = unreachable(address)
+        if why:
+            raise ResearchInputError(f"--address {address}: {why}")
         try:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         except Exception as exc:  # Ray's own error (a refused token, mostly): one line naming the flag
@@ -59,19 +62,6 @@ def start_ray(address: str | None, num_cpus: int | None) -> None:
             raise ResearchInputError(f"--address {address}: cannot join the Ray cluster: {reason[:200]}{hint}") from None
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-
-
-def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    """A plain TCP connect first: ray.init waits minutes on an address where nothing answers."""
-    import socket
-
-    host, sep, port = address.rpartition(":")
-    if address == "auto" or not sep or not port.isdigit():
-        return  # Ray's own forms ("auto", ray://...): Ray checks them
-    try:
-        socket.create_connection((host.removeprefix("ray://") or "127.0.0.1", int(port)), timeout=timeout_s).close()
-    except OSError as exc:
-        raise ResearchInputError(f"--address {address}: nothing answers there ({exc.strerror or exc})") from None
 
 
 class DefineByRun:

@@ -213,3 +213,10 @@ def test_an_operator_port_in_use_is_said_in_one_line_before_anything_starts(tmp_
         data["operator"] = {"port": other_run.getsockname()[1]}
         result = run_supervisor(write(tmp_path, data))
     assert_one_line(result, "operator.port", "is in use", "--operator-port 0", prefix="cannot start: ")
+
+
+@pytest.mark.timeout(60)
+def test_an_address_where_no_ray_cluster_answers_is_one_line(tmp_path: Path) -> None:
+    """ray.init waits minutes on such an address; the supervisor says so at once (exit 2)."""
+    result = run_supervisor(write(tmp_path, settings_data(tmp_path)), "--address", "127.0.0.1:1", timeout_s=30)
+    assert_one_line(result, "--address 127.0.0.1:1", "nothing answers there", prefix="cannot start: ")
