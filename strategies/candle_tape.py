@@ -15,13 +15,12 @@ open_ms, open, high, low, close, volume per candle; `closes_at[k]` = the index o
 candle mid i belongs to.
 
 `scan_run` finds where such a skip ends: the first mid that leaves its candle's price band or
-reaches a time.
+reaches a time (`scan_band`: one band for all).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -86,16 +85,34 @@ def scan_run(
     until_ms: int,
 ) -> tuple[int, float, float]:
     """(end, high, low): end = the first index in [start, stop) whose mid is <= lo[c] or >= hi[c]
-    (c = its candle - base; lo and hi of length 1: one band for all) or whose time is >= until_ms,
-    else stop; high/low of mids[start:end]."""
+    (c = its candle - base) or whose time is >= until_ms, else stop; high/low of mids[start:end]."""
     j = start
     high = -np.inf
     low = np.inf
-    per_candle = len(lo) > 1
     while j < stop:
         m = mids[j]
-        c = candle_of[j] - base if per_candle else 0
+        c = candle_of[j] - base
         if times[j] >= until_ms or m <= lo[c] or m >= hi[c]:
+            break
+        if m > high:
+            high = m
+        if m < low:
+            low = m
+        j += 1
+    return j, high, low
+
+
+@njit(cache=True)
+def scan_band(
+    times: np.ndarray, mids: np.ndarray, start: int, stop: int, lo: float, hi: float, until_ms: int
+) -> tuple[int, float, float]:
+    """scan_run with one band (lo, hi) for every candle."""
+    j = start
+    high = -np.inf
+    low = np.inf
+    while j < stop:
+        m = mids[j]
+        if times[j] >= until_ms or m <= lo or m >= hi:
             break
         if m > high:
             high = m
@@ -127,16 +144,3 @@ class CandleTape:
         if len(times) == 0:
             raise ValueError("a candle tape needs at least one mid")
         return cls(interval_ms, *_tape_kernel(times, mids, sizes, interval_ms))
-
-
-class CandleRun(NamedTuple):
-    """Mids a strategy lets the replay skip from the next one on: those before index `stop` (the
-    mid that delivers the first close that may make it act), each strictly inside (lo[c - base],
-    hi[c - base]) of its candle c (or lo[0], hi[0] for all) and before until_ms (scan_run's
-    arguments)."""
-
-    stop: int
-    base: int
-    lo: np.ndarray
-    hi: np.ndarray
-    until_ms: int

@@ -222,6 +222,7 @@ class DirectionalStrategy(QuietReplay, Strategy):
             None if p.volatility_interval_ms == self.candle_interval_ms else CandleBuilder(p.volatility_interval_ms)
         )
         self._vol = RollingStdBps(p.volatility_window)
+        self._max_silence_ms = self._silence_limit()  # per mid in _accept: computed once
         self._candles_seen = 0
         self._last_candle_open_ms: int | None = None
         self._position: OpenPosition | None = None
@@ -591,6 +592,7 @@ class DirectionalStrategy(QuietReplay, Strategy):
             )
         self._candles = CandleBuilder.from_state(state["candles"])
         self._vol_candles = CandleBuilder.from_state(state["vol_candles"]) if state["vol_candles"] is not None else None
+        self._max_silence_ms = self._silence_limit()
         self._vol = RollingStdBps.from_state(state["vol"])
         self._candles_seen = state["candles_seen"]
         self._last_candle_open_ms = state["last_candle_open_ms"]
@@ -655,6 +657,9 @@ class DirectionalStrategy(QuietReplay, Strategy):
         """The longest silence the candles fill with empty ones: MAX_TIME_JUMP_MS, or less where
         a builder would refuse that many empty candles (5-second candles: about 5.8 days); after a
         longer one they restart (the builder raised on every later mid)."""
+        return self._max_silence_ms
+
+    def _silence_limit(self) -> int:
         builders = [self._candles] if self._vol_candles is None else [self._candles, self._vol_candles]
         return min(MAX_TIME_JUMP_MS, *(b.max_gap_candles * b.interval_ms for b in builders))
 
@@ -668,7 +673,7 @@ class DirectionalStrategy(QuietReplay, Strategy):
         ):
             self._dropped_events += 1
             return False
-        if last is not None and ts_ms - last > self.max_silence_ms:
+        if last is not None and ts_ms - last > self._max_silence_ms:
             # far too many empty candles to fill: start the candles afresh (the indicators see a gap)
             self._candles = CandleBuilder(self.candle_interval_ms)
             if self._vol_candles is not None:

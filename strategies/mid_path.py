@@ -181,7 +181,7 @@ class MidPath:
     malformed: int
     _buckets: dict[int, Buckets] = field(default_factory=dict, compare=False, repr=False)
     _tapes: dict[int, CandleTape] = field(default_factory=dict, compare=False, repr=False)
-    _silences: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    _silences: dict[int, list[int]] = field(default_factory=dict, compare=False, repr=False)
 
     def buckets(self, interval_ms: int) -> Buckets:
         """The per-interval running aggregates (computed once per interval, then kept)."""
@@ -192,11 +192,11 @@ class MidPath:
             self._buckets[interval_ms] = found
         return found
 
-    def silences(self, longer_than_ms: int) -> np.ndarray:
+    def silences(self, longer_than_ms: int) -> list[int]:
         """The indices of the mids that follow a silence longer than `longer_than_ms` (sorted)."""
         found = self._silences.get(longer_than_ms)
         if found is None:
-            found = np.flatnonzero(np.diff(self.times) > longer_than_ms) + 1
+            found = (np.flatnonzero(np.diff(self.times) > longer_than_ms) + 1).tolist()
             self._silences[longer_than_ms] = found
         return found
 

@@ -21,9 +21,10 @@ Both are exact: the fast replay's trades and final snapshot equal the event-by-e
 
 from __future__ import annotations
 
+import bisect
 import math
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from indicators.candles import CandleBuilder
 from indicators.stream import RollingStdBps
@@ -32,9 +33,22 @@ from strategies.base import QuietBand, QuietSpan
 if TYPE_CHECKING:
     import numpy as np
 
-    from strategies.candle_tape import CandleRun, CandleTape
+    from strategies.candle_tape import CandleTape
     from strategies.common import LosingStreak, OpenPosition, PendingOrder
     from strategies.mid_path import MidPath
+
+
+class CandleRun(NamedTuple):
+    """Mids a strategy lets the replay skip from the next one on: those before index `stop` (the
+    mid that delivers the first close that may make it act), each strictly inside the band of
+    its candle c, (lo[c - base], hi[c - base]), or (lo, hi) when they are one band for all, and
+    before until_ms (candle_tape.scan_run's and scan_band's arguments)."""
+
+    stop: int
+    base: int
+    lo: float | np.ndarray
+    hi: float | np.ndarray
+    until_ms: int
 
 
 class QuietReplay:
@@ -172,25 +186,22 @@ class QuietReplay:
         if last <= k:
             return None
         stop = int(tape.closes_at[last])
-        restart = path.silences(self.max_silence_ms)  # the candles restart there (common._accept)
-        at = int(restart.searchsorted(i))
-        if at < len(restart) and restart[at] < stop:
-            stop = int(restart[at])
+        restarts = path.silences(self.max_silence_ms)  # the candles restart there (common._accept)
+        if restarts:
+            at = bisect.bisect_left(restarts, i)
+            if at < len(restarts) and restarts[at] < stop:
+                stop = restarts[at]
         r_lo, r_hi, r_until = rules
-        # numpy here, not at the top: the live path imports this module and stays without it
-        import numpy as np
-
-        from strategies.candle_tape import CandleRun
-
         bands = self._feature_bands(tape, k, last)
         if bands is None:  # one band for every candle: the open one's
             band = self._feature_band()
             if band is None:
                 return None
-            lo, hi = np.array([max(band[0], r_lo)]), np.array([min(band[1], r_hi)])
-        else:
-            lo, hi = np.maximum(bands[0], r_lo), np.minimum(bands[1], r_hi)
-        return CandleRun(stop, k, lo, hi, r_until)
+            return CandleRun(stop, k, max(band[0], r_lo), min(band[1], r_hi), r_until)
+        # numpy here, not at the top: the live path imports this module and stays without it
+        import numpy as np
+
+        return CandleRun(stop, k, np.maximum(bands[0], r_lo), np.minimum(bands[1], r_hi), r_until)
 
     def absorb_run(self, path: MidPath, i: int, end: int, high: float, low: float) -> None:
         """Mids i..end-1 of a `candle_run` (high/low their extremes), as on_mid/on_trade would."""

@@ -13,6 +13,7 @@ candle close, a long exits when RSI < 50 and a short when RSI > 50), time stop 8
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -230,11 +231,11 @@ class RsiBbStrategy(DirectionalStrategy):
         # entries and the trend reversal act on closes only: the next close where they may
         rules = self._tape_rules
         if rules is None or rules[0] is not tape:
-            self._tape_rules = rules = (tape, *close_rules(self.params, path, tape))
+            self._tape_rules = rules = (tape, *(closes.tolist() for closes in close_rules(self.params, path, tape)))
         pos = self._position
         closes = rules[1] if pos is None else rules[2] if pos.side == "long" else rules[3]
-        at = int(closes.searchsorted(k))
-        return int(closes[at]) if at < len(closes) else len(tape) - 1
+        at = bisect.bisect_left(closes, k)
+        return closes[at] if at < len(closes) else len(tape) - 1
 
     def _on_candles(self, tape: CandleTape, first: int, stop: int, last_mid: int) -> None:
         from indicators.advance import advance

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from indicators.candles import Candle, CandleBuilder
-from strategies.candle_tape import CandleTape, scan_run
+from strategies.candle_tape import CandleTape, scan_band, scan_run
 from strategies.fast_replay import fast_replay, mid_path
 from strategies.replay import load_candles, replay_candles
 from tests.test_fast_replay import _comparable, _days
@@ -89,6 +89,10 @@ def test_scan_run_stops_at_the_band_of_each_candle() -> None:
     assert scan_run(times, mids, candle_of, 2, 4, 0, lo, hi, 10**9) == (4, 11.2, 11.0)  # the stop
     assert scan_run(times, mids, candle_of, 2, 8, 0, lo, hi, 3000)[0] == 3  # the time
     assert scan_run(times, mids, candle_of, 0, 8, 0, lo, hi, 10**9)[0] == 1  # on candle 0's edge: out
+    # one band for all
+    assert scan_band(times, mids, 2, 8, 9.0, 11.5, 10**9) == (5, 11.4, 11.0)
+    assert scan_band(times, mids, 2, 8, 9.0, 13.0, 10**9) == (8, 12.5, 10.0)
+    assert scan_band(times, mids, 2, 8, 9.0, 13.0, 4000) == (4, 11.2, 11.0)
 
 
 @pytest.mark.timeout(300)
