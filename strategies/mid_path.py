@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from strategies.candle_tape import CandleTape
+from strategies.candle_tape import CandleTape, scan_band
 from venue.sim.sources import Candles
 
 
@@ -101,22 +101,11 @@ def scan_quiet(
     """(stop, high, low, volume): stop = the first index >= start whose mid is <= lo or >= hi or
     whose time is >= until_ms (len when none); high/low of mids[start:stop]; volume plus the
     sizes[start:stop] that are > 0, added in order."""
-    n = len(mids)
-    j = start
-    high = -np.inf
-    low = np.inf
-    while j < n:
-        m = mids[j]
-        if times[j] >= until_ms or m <= lo or m >= hi:
-            break
-        if m > high:
-            high = m
-        if m < low:
-            low = m
-        s = sizes[j]
+    j, high, low = scan_band(times, mids, start, len(mids), lo, hi, until_ms)
+    for k in range(start, j):
+        s = sizes[k]
         if s > 0.0:
             volume += s
-        j += 1
     return j, high, low, volume
 
 
