@@ -71,6 +71,11 @@ def _head(candles: Candles, minutes: int) -> Candles:
     )
 
 
+def _prepare_all(path: Any) -> None:
+    for _, kind, preset, overrides in CASES:
+        prepare(path, kind, preset=preset, params=overrides)
+
+
 def _timed(fn: Any) -> tuple[Any, float, float]:
     cpu, wall = time.process_time(), time.perf_counter()
     out = fn()
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     candles = load_candles(args.candles)
     path, path_cpu, path_wall = _timed(lambda: mid_path(candles))
     # what every trial of a sweep shares: the path's aggregates and candles of each case's intervals
-    _, prepare_cpu, _ = _timed(lambda: [prepare(path, k, preset=p, params=o) for _, k, p, o in CASES])
+    _, prepare_cpu, _ = _timed(lambda: _prepare_all(path))
     mids = len(path.mids_list)
     ref_minutes = int(args.reference_days * 1440)
     ref = _head(candles, ref_minutes)

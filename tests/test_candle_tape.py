@@ -155,7 +155,7 @@ def test_rsi_bb_close_rules_list_every_close_its_streaming_checks_fire_on(month:
     import random
 
     from strategies.registry import build
-    from strategies.rsi_bb import close_rules
+    from strategies.rsi_bb import RsiBbStrategy, close_rules
     from venue.markets import SOL_DEFAULT
 
     rng = random.Random(7)
@@ -170,10 +170,12 @@ def test_rsi_bb_close_rules_list_every_close_its_streaming_checks_fire_on(month:
                       volatility_interval_ms=rng.choice([interval_s * 1000, 7000, 60_000]),
                       reversal_rsi=rng.uniform(30, 70))
         s = build("rsi_bb", "t", SOL_DEFAULT, overrides=params)
+        assert isinstance(s, RsiBbStrategy)
         tape = path.tape(s.candle_interval_ms)
         open_one = len(tape) - 1  # the last candle never closes
         entries, long_exits, short_exits = (set(a.tolist()) - {open_one} for a in close_rules(s.params, path, tape))
-        fired, reversals = set(), [set(), set()]
+        fired: set[int] = set()
+        reversals: list[set[int]] = [set(), set()]
         for ts, mid, size in zip(path.times_list, path.mids_list, path.sizes_list, strict=True):
             closed = s._candles.on_mid(ts, mid)  # the candles and indicators as on_mid updates them
             for candle in closed:
