@@ -8,8 +8,9 @@ strategy then names the next close that may make it act (its rules over these ar
 batch indicator kernels, bit-identical to its streaming ones) and the replay skips the mids and
 closes before it in one step (`DirectionalStrategy.candle_run` / `absorb_run`).
 
-`CandleTape.from_path(path, interval_ms)`: the candles `indicators.candles.CandleBuilder` closes
-when fed the path's mids and trades in order, empty intervals included as its flat candles:
+`CandleTape.from_path(times, mids, sizes, interval_ms)` (`MidPath.tape(interval_ms)` keeps one per
+interval): the candles `indicators.candles.CandleBuilder` closes when fed the path's mids and
+trades in order, empty intervals included as its flat candles:
 open_ms, open, high, low, close, volume per candle; `closes_at[k]` = the index of the mid whose
 `on_mid` closes candle k (the path's length for the last, still open); `candle_of[i]` = the
 candle mid i belongs to.
