@@ -8,9 +8,7 @@ fails after two pages, its file then torn at the end (a kill mid-write), resumes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
-import io
 import json
 import os
 import signal
@@ -21,7 +19,7 @@ import pytest
 
 from lighter_cli.candles import download, main, pages, parse_when, read_back
 from lighter_cli.output import ToolError
-from tests.cli_tools import REPO
+from tests.cli_tools import REPO, run_main
 from venue.rest import LighterRest
 from venue.sim.candle_source import read_candles
 from venue.sim.server import SimServer
@@ -32,17 +30,7 @@ MINUTE = 60_000
 
 async def cli(*args: str) -> tuple[int, str, str]:
     """The command's main() on a worker thread (it runs its own event loop), its output captured."""
-
-    def run() -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(list(args))
-            except SystemExit as exc:  # argparse's errors
-                code = int(exc.code or 0)
-        return code, out.getvalue(), err.getvalue()
-
-    return await asyncio.wait_for(asyncio.to_thread(run), TIMEOUT)
+    return await run_main(main, *args)
 
 
 def test_pages_cover_the_range_once_and_dates_parse():
